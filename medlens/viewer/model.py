@@ -220,7 +220,9 @@ class LabelMap:
             raise ValueError(f"label maps are uint8 or uint16, got {self.array.dtype}")
 
     @classmethod
-    def empty_like(cls, volume: Volume, labels: list[Label] | None = None, name: str = "segmentation") -> LabelMap:
+    def empty_like(
+        cls, volume: Volume, labels: list[Label] | None = None, name: str = "segmentation"
+    ) -> LabelMap:
         return cls(np.zeros(volume.array.shape, np.uint8), volume.geometry, labels or [], name)
 
     def label(self, value: int) -> Label | None:
