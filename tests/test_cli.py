@@ -51,7 +51,9 @@ def test_info_text_lists_series(sample_files) -> None:
     assert "Chest CT" in proc.stdout and "T1 axial" in proc.stdout
 
 
-def test_convert_to_nifti_round_trips_voxels_and_geometry(sample_study: Path, sample_files, tmp_path: Path) -> None:
+def test_convert_to_nifti_round_trips_voxels_and_geometry(
+    sample_study: Path, sample_files, tmp_path: Path
+) -> None:
     out = tmp_path / "ct.nii.gz"
     assert main(["convert", str(sample_study), str(out)]) == 0
     converted = sitk.ReadImage(str(out))

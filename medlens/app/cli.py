@@ -123,7 +123,8 @@ def _pick_volume(volumes: list[Any], scan: Any, path: Path, series: int | None) 
     if series is None:
         if len(volumes) > 1:
             listing = "; ".join(
-                f"{i}: {v.meta.modality} {v.meta.series_description}".strip() for i, v in enumerate(volumes, 1)
+                f"{i}: {v.meta.modality} {v.meta.series_description}".strip()
+                for i, v in enumerate(volumes, 1)
             )
             raise CliError(f"{path} holds {len(volumes)} series; choose one with --series N ({listing})",
                            EXIT_USAGE)
@@ -189,7 +190,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="medlens", description="MedLens medical image viewer (not for clinical use)")
+    parser = argparse.ArgumentParser(
+        prog="medlens", description="MedLens medical image viewer (not for clinical use)"
+    )
     parser.add_argument("--version", action="version", version=f"medlens {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -233,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+    except Exception as exc:  # the last line of defence: one line, not a traceback
         from ..viewer.io import LoadError
 
         if isinstance(exc, LoadError):
