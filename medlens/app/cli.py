@@ -178,6 +178,28 @@ def cmd_view(args: argparse.Namespace) -> int:
     return run_viewer(paths)
 
 
+def cmd_plugins_list(args: argparse.Namespace) -> int:
+    from ..inference.commands import plugins_list
+
+    print(plugins_list(json=args.json))
+    return EXIT_OK
+
+
+def cmd_plugins_show(args: argparse.Namespace) -> int:
+    from ..inference.commands import plugins_show
+
+    print(plugins_show(args.plugin_id))
+    return EXIT_OK
+
+
+def cmd_infer(args: argparse.Namespace) -> int:
+    path = _require_path(args.input)
+    from ..inference.commands import run_infer
+
+    print(run_infer(args.plugin, path, args.out, progress=_progress_printer(args.plugin)))
+    return EXIT_OK
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from ..sample import ensure_sample_study
 
@@ -220,6 +242,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--series", type=int, help="which series (1-based); default the first")
     p.set_defaults(func=cmd_screenshot)
 
+    p = sub.add_parser("plugins", help="list the AI plugins or show a model card")
+    psub = p.add_subparsers(dest="plugins_command", required=True, metavar="ACTION")
+    q = psub.add_parser("list", help="every plugin found, broken ones with their reason")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_plugins_list)
+    q = psub.add_parser("show", help="print a plugin's model card")
+    q.add_argument("plugin_id")
+    q.set_defaults(func=cmd_plugins_show)
+
+    p = sub.add_parser("infer", help="run a plugin on a study and write its result")
+    p.add_argument("input", help="DICOM folder, zip or image file")
+    p.add_argument("--plugin", required=True, help="plugin id (see `medlens plugins list`)")
+    p.add_argument("--out", required=True, help="label map or image (.nii.gz, .nrrd); .json for classes")
+    p.set_defaults(func=cmd_infer)
+
     p = sub.add_parser("sample", help="prepare the bundled sample study and print its folder")
     p.set_defaults(func=cmd_sample)
     return parser
@@ -237,9 +274,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _err("interrupted")
         return 130
     except Exception as exc:  # the last line of defence: one line, not a traceback
+        from ..inference.errors import InferenceError
         from ..viewer.io import LoadError
 
-        if isinstance(exc, LoadError):
+        if isinstance(exc, LoadError | InferenceError):
             _err(str(exc))
             return EXIT_INPUT
         if isinstance(exc, MemoryError):

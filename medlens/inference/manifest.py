@@ -1,0 +1,320 @@
+"""The plugin contract: ``plugin.toml`` parsed and validated into a :class:`Manifest`.
+
+Names of the input/output description follow the MONAI Bundle ``network_data_format`` vocabulary
+(``type``, ``format``, ``modality``, ``num_channels``, ``spatial_shape``, ``dtype``, ``value_range``,
+``channel_def``) so a bundle author recognises them. Two MedLens conventions on top:
+
+* ``input.spacing`` is in (x, y, z) millimetres, like SimpleITK and :class:`~medlens.viewer.model.Geometry`;
+* ``input.spatial_shape`` (the patch size) is in tensor order, i.e. the array order (z, y, x), or (y, x)
+  for 2D models, because that is the order the network sees.
+
+Validation collects *every* problem and raises one :class:`ManifestError` listing them all, so a plugin
+author fixes a manifest in one round instead of one error at a time.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from medlens.inference.errors import ManifestError
+
+TASKS = ("classification", "segmentation", "denoising")
+RUNTIMES = ("onnx", "torchscript")
+NORMALIZATIONS = ("ct_window", "zscore", "percentile", "none")
+_ORIENTATION_RE = re.compile(r"^(?=.*[LR])(?=.*[PA])(?=.*[SI])[LRPASI]{3}$")
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a manifest must not silently fall back to a default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WeightsSpec(_Strict):
+    """A weights file relative to the plugin folder (or absolute) and the sha256 it must have."""
+
+    file: str
+    sha256: str
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _hex64(cls, v: Any) -> str:
+        if not isinstance(v, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", v.strip()):
+            raise ValueError("expected 64 hexadecimal digits (the file's sha256)")
+        return v.strip().lower()
+
+
+class Normalization(_Strict):
+    """Intensity normalisation the model was trained with.
+
+    * ``ct_window``: clip to ``window`` = (low, high) HU, then scale linearly to ``value_range``;
+    * ``percentile``: clip to the (low, high) ``percentiles`` of the image, then scale to ``value_range``;
+    * ``zscore``: subtract the mean, divide by the standard deviation (over non-zero voxels if ``nonzero``);
+    * ``none``: feed the values as they are.
+    """
+
+    kind: Literal["ct_window", "zscore", "percentile", "none"] = "none"
+    window: tuple[float, float] | None = None
+    percentiles: tuple[float, float] = (0.5, 99.5)
+    value_range: tuple[float, float] = (0.0, 1.0)
+    nonzero: bool = False
+
+
+class InputSpec(_Strict):
+    """What the network accepts (MONAI ``network_data_format.inputs.image``)."""
+
+    type: Literal["image"] = "image"
+    format: str = "magnitude"
+    modality: list[str]
+    dims: Literal[2, 3]
+    num_channels: int = Field(default=1, ge=1)
+    spacing: tuple[float, float, float] | None = None
+    orientation: str | None = None
+    spatial_shape: tuple[int, ...] | None = None
+    dtype: Literal["float32"] = "float32"
+    overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
+    batch_size: int = Field(default=4, ge=1)
+    normalization: Normalization = Normalization()
+
+    @field_validator("modality", mode="before")
+    @classmethod
+    def _modalities(cls, v: Any) -> list[str]:
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, list) or not v or not all(isinstance(m, str) and m.strip() for m in v):
+            raise ValueError('expected a list of DICOM modality codes such as ["CT"]')
+        return [m.strip().upper() for m in v]
+
+    @field_validator("spacing", mode="before")
+    @classmethod
+    def _spacing(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        ok = (
+            isinstance(v, list | tuple)
+            and len(v) == 3
+            and all(isinstance(s, int | float) and not isinstance(s, bool) and s > 0 for s in v)
+        )
+        if not ok:
+            raise ValueError("expected 3 positive numbers (x, y, z millimetres)")
+        return tuple(float(s) for s in v)
+
+    @field_validator("orientation", mode="before")
+    @classmethod
+    def _orientation(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, str) or not _ORIENTATION_RE.match(v.upper()):
+            raise ValueError('expected a 3-letter DICOM orientation code such as "LPS" or "RAS"')
+        return v.upper()
+
+    @field_validator("spatial_shape", mode="before")
+    @classmethod
+    def _shape(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        ok = (
+            isinstance(v, list | tuple)
+            and len(v) in (2, 3)
+            and all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in v)
+        )
+        if not ok:
+            raise ValueError("expected 2 or 3 positive integers (patch size in array order)")
+        return tuple(v)
+
+
+class LabelSpec(_Strict):
+    """One row of a segmentation label table."""
+
+    value: int = Field(ge=1, le=65535)
+    name: str = Field(min_length=1)
+    color: tuple[int, int, int] = (255, 0, 0)
+
+    @field_validator("color", mode="before")
+    @classmethod
+    def _color(cls, v: Any) -> Any:
+        ok = (
+            isinstance(v, list | tuple)
+            and len(v) == 3
+            and all(isinstance(c, int) and 0 <= c <= 255 for c in v)
+        )
+        if not ok:
+            raise ValueError("expected 3 integers 0-255 (red, green, blue)")
+        return tuple(v)
+
+
+class OutputSpec(_Strict):
+    """What the network returns (MONAI ``network_data_format.outputs.pred``)."""
+
+    type: Literal["image", "probabilities"] = "image"
+    format: str = ""
+    num_channels: int = Field(ge=1)
+    activation: Literal["softmax", "sigmoid", "none"] = "none"
+    dtype: Literal["float32"] = "float32"
+    value_range: tuple[float, float] | None = None
+    channel_def: dict[str, str] = Field(default_factory=dict)
+    class_names: list[str] = Field(default_factory=list)
+    labels: list[LabelSpec] = Field(default_factory=list)
+
+
+class OptionsSpec(_Strict):
+    """Defaults for the optional steps; a caller may override them per run."""
+
+    tta_flips: bool = False
+    keep_largest_component: bool = False
+    threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+
+class Manifest(_Strict):
+    """A validated ``plugin.toml``. ``folder`` is where relative paths in it are resolved."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    task: Literal["classification", "segmentation", "denoising"]
+    runtime: Literal["onnx", "torchscript"]
+    weights: WeightsSpec
+    extra_weights: dict[str, WeightsSpec] = Field(default_factory=dict)
+    input: InputSpec
+    output: OutputSpec
+    options: OptionsSpec = OptionsSpec()
+    saliency_target_layer: str | None = None
+    model_card: str
+    description: str = ""
+    pipeline: str | None = None
+    folder: Path = Path(".")
+
+    def path(self, relative: str) -> Path:
+        """A path named in the manifest, resolved against the plugin folder."""
+        p = Path(relative)
+        return p if p.is_absolute() else self.folder / p
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path(self.weights.file)
+
+    @property
+    def model_card_path(self) -> Path:
+        return self.path(self.model_card)
+
+    def label_table(self) -> list[tuple[int, str, tuple[int, int, int]]]:
+        return [(lab.value, lab.name, lab.color) for lab in self.output.labels]
+
+
+# -- loading ---------------------------------------------------------------------------------------
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _readable(err: dict[str, Any]) -> str:
+    loc = ".".join(str(p) for p in err.get("loc", ())) or "(manifest)"
+    kind = err.get("type", "")
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        msg = "required field is missing"
+    elif kind == "extra_forbidden":
+        msg = "unknown field (a typo?)"
+    elif kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
+        msg = f"must be one of {expected}"
+    elif kind == "value_error":
+        msg = str(ctx.get("error", err.get("msg", "")))
+    elif kind == "string_pattern_mismatch" and loc == "id":
+        msg = "expected lower-case letters, digits, '.', '_' or '-' (e.g. \"acme.liver-seg\")"
+    else:
+        text = str(err.get("msg", kind))
+        msg = text[:1].lower() + text[1:]
+        value = err.get("input")
+        if value is not None and not isinstance(value, dict) and len(repr(value)) < 40:
+            msg += f", got {value!r}"
+    return f"{loc}: {msg}"
+
+
+def _cross_checks(m: Manifest) -> list[str]:
+    """Rules that span fields; run once every field is valid on its own."""
+    problems: list[str] = []
+    norm = m.input.normalization
+    if norm.kind == "ct_window":
+        if norm.window is None:
+            problems.append('input.normalization.window: required for kind = "ct_window" (low, high HU)')
+        elif norm.window[0] >= norm.window[1]:
+            problems.append("input.normalization.window: low must be below high")
+    if norm.kind == "percentile" and not 0 <= norm.percentiles[0] < norm.percentiles[1] <= 100:
+        problems.append("input.normalization.percentiles: expected 0 <= low < high <= 100")
+    shape = m.input.spatial_shape
+    if shape is not None and len(shape) != m.input.dims:
+        problems.append(
+            f"input.spatial_shape: a {m.input.dims}D model needs {m.input.dims} sizes, got {len(shape)}"
+        )
+    if m.task == "classification":
+        if len(m.output.class_names) != m.output.num_channels:
+            problems.append(
+                f"output.class_names: classification needs one name per output channel "
+                f"({m.output.num_channels}), got {len(m.output.class_names)}"
+            )
+    elif m.task == "segmentation":
+        if not m.output.labels:
+            problems.append("output.labels: a segmentation plugin needs a label table")
+        values = [lab.value for lab in m.output.labels]
+        if len(set(values)) != len(values):
+            problems.append("output.labels: label values must be unique")
+        expected = m.output.num_channels if m.output.activation == "sigmoid" else m.output.num_channels - 1
+        if m.output.labels and len(m.output.labels) != expected:
+            problems.append(
+                f"output.labels: {m.output.num_channels} output channels with {m.output.activation} "
+                f"activation give {expected} label(s), the table has {len(m.output.labels)}"
+            )
+    elif m.task == "denoising" and m.output.num_channels != 1:
+        problems.append("output.num_channels: a denoising plugin returns 1 channel")
+    if not m.weights_path.is_file():
+        problems.append(f"weights.file: {m.weights.file} not found in the plugin folder")
+    for name, spec in m.extra_weights.items():
+        if not m.path(spec.file).is_file():
+            problems.append(f"extra_weights.{name}.file: {spec.file} not found")
+    if not m.model_card_path.is_file():
+        problems.append(f"model_card: {m.model_card} not found in the plugin folder")
+    return problems
+
+
+def parse_manifest(data: dict[str, Any], folder: Path, source: str = "plugin.toml") -> Manifest:
+    """Validate manifest ``data`` (already parsed TOML) whose relative paths live in ``folder``.
+
+    Raises :class:`ManifestError` listing every problem found.
+    """
+    data = dict(data)
+    data.pop("folder", None)
+    try:
+        manifest = Manifest(**data, folder=folder)
+    except ValidationError as exc:
+        raise ManifestError(source, [_readable(e) for e in exc.errors()]) from None
+    problems = _cross_checks(manifest)
+    if problems:
+        raise ManifestError(source, problems)
+    return manifest
+
+
+def load_manifest(path: Path | str) -> Manifest:
+    """Read and validate a ``plugin.toml`` (or a plugin folder holding one); never loads weights."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "plugin.toml"
+    source = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(source, [f"cannot read the manifest ({exc.strerror or exc})"]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(source, [f"not valid TOML ({exc})"]) from None
+    return parse_manifest(data, path.parent, source)

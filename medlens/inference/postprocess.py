@@ -1,0 +1,58 @@
+"""Post-processing steps: activations, probabilities to labels, connected-component clean-up."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+
+def apply_activation(logits: np.ndarray, activation: str, axis: int = 0) -> np.ndarray:
+    """``softmax`` / ``sigmoid`` over ``axis`` (channels), or the values unchanged for ``none``."""
+    x = np.asarray(logits, dtype=np.float32)
+    if activation == "softmax":
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+    if activation == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32)
+    return x
+
+
+def argmax_labels(probabilities: np.ndarray, label_values: Sequence[int] | None = None) -> np.ndarray:
+    """Channel of highest probability per voxel; channel ``c`` becomes ``label_values[c]`` (0 for c=0)."""
+    index = np.argmax(probabilities, axis=0)
+    dtype = np.uint8 if probabilities.shape[0] <= 256 else np.uint16
+    if label_values is None:
+        return index.astype(dtype)
+    lut = np.asarray([0, *label_values], dtype=dtype)[: probabilities.shape[0]]
+    return lut[index]
+
+
+def threshold_labels(
+    probabilities: np.ndarray, threshold: float = 0.5, label_values: Sequence[int] | None = None
+) -> np.ndarray:
+    """Sigmoid outputs to labels: channel ``c`` (no background channel) is label ``label_values[c]``
+    where its probability exceeds ``threshold``; overlaps go to the most probable channel."""
+    n = probabilities.shape[0]
+    values = list(label_values) if label_values is not None else list(range(1, n + 1))
+    dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
+    best = np.argmax(probabilities, axis=0)
+    above = np.take_along_axis(probabilities, best[None], axis=0)[0] > threshold
+    lut = np.asarray(values, dtype=dtype)
+    return np.where(above, lut[best], 0).astype(dtype)
+
+
+def keep_largest_component(labels: np.ndarray, values: Sequence[int] | None = None) -> np.ndarray:
+    """Per label value, keep only the largest 26-connected component (removes speckle false positives)."""
+    out = labels.copy()
+    structure = np.ones((3,) * labels.ndim, dtype=bool)
+    for value in values if values is not None else [int(v) for v in np.unique(labels) if v != 0]:
+        mask = labels == value
+        components, n = ndimage.label(mask, structure)
+        if n <= 1:
+            continue
+        sizes = np.bincount(components.ravel())
+        sizes[0] = 0
+        out[mask & (components != int(sizes.argmax()))] = 0
+    return out

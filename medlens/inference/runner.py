@@ -1,0 +1,409 @@
+"""Running a plugin on a volume: checks, pre-processing, windows, TTA, post-processing, caching.
+
+One entry point, :func:`run_plugin`, for every task; results always come back on the *source* grid
+(``LabelMap`` / ``Heatmap`` / derived ``Volume`` with the source geometry), never overwrite the
+source, and carry warnings (e.g. "ran out of GPU memory, finished on the CPU") instead of failing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from medlens.inference.cache import ResultCache, volume_hash
+from medlens.inference.discovery import PluginRegistry, default_registry
+from medlens.inference.errors import InferenceError, OutOfMemory
+from medlens.inference.jobs import ProgressFn, check_cancelled, scaled_progress
+from medlens.inference.manifest import Manifest
+from medlens.inference.postprocess import (
+    apply_activation,
+    argmax_labels,
+    keep_largest_component,
+    threshold_labels,
+)
+from medlens.inference.preprocess import (
+    denormalize_intensity,
+    normalize_intensity,
+    resample_to_model,
+    resample_to_source,
+)
+from medlens.inference.runtimes import DevicePreference, Session, is_out_of_memory
+from medlens.inference.sliding_window import sliding_window_inference
+from medlens.inference.tta import flip_tta
+from medlens.viewer.model import Heatmap, Label, LabelMap, Volume
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Per-run choices; ``None`` means "the manifest's default"."""
+
+    tta_flips: bool | None = None
+    keep_largest_component: bool | None = None
+    threshold: float | None = None
+    overlap: float | None = None
+    batch_size: int | None = None
+    device: DevicePreference = "auto"
+    check_modality: bool = True
+    use_cache: bool = True
+
+    def resolved(self, m: Manifest) -> RunOptions:
+        """These options with every ``None`` replaced by the manifest's value."""
+        return replace(
+            self,
+            tta_flips=m.options.tta_flips if self.tta_flips is None else self.tta_flips,
+            keep_largest_component=(
+                m.options.keep_largest_component
+                if self.keep_largest_component is None
+                else self.keep_largest_component
+            ),
+            threshold=m.options.threshold if self.threshold is None else self.threshold,
+            overlap=m.input.overlap if self.overlap is None else self.overlap,
+            batch_size=m.input.batch_size if self.batch_size is None else self.batch_size,
+        )
+
+    def cache_key(self) -> tuple[Any, ...]:
+        return (
+            self.tta_flips,
+            self.keep_largest_component,
+            self.threshold,
+            self.overlap,
+            self.batch_size,
+            self.device,
+        )
+
+
+@dataclass
+class InferenceResult:
+    """What a plugin produced, on the source grid, with what the user should know about the run."""
+
+    plugin_id: str
+    task: str
+    device: str = ""
+    warnings: list[str] = field(default_factory=list)
+    label_map: LabelMap | None = None
+    heatmaps: list[Heatmap] = field(default_factory=list)
+    volume: Volume | None = None  # denoising: a derived volume, source geometry
+    class_names: list[str] = field(default_factory=list)
+    probabilities: dict[str, float] = field(default_factory=dict)  # classification, whole study
+    slice_probabilities: np.ndarray | None = None  # classification by a 2D model: (z, classes)
+    elapsed_s: float = 0.0
+    cached: bool = False
+
+
+class SafePredictor:
+    """A session call that survives running out of memory.
+
+    GPU out of memory: reopen the model on the CPU and go on. Host out of memory: halve the batch
+    until one window at a time; only then give up with an :class:`OutOfMemory` the user can act on.
+    Each fallback adds one warning to ``warnings`` (shown with the result).
+    """
+
+    def __init__(
+        self,
+        open_session: Callable[[DevicePreference], Session],
+        device: DevicePreference,
+        warnings: list[str],
+        plugin_id: str = "",
+    ) -> None:
+        self._open = open_session
+        self.session = open_session(device)
+        self.warnings = warnings
+        self.plugin_id = plugin_id
+        self.max_batch: int | None = None
+
+    @property
+    def device(self) -> str:
+        return self.session.device
+
+    def _warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        step = self.max_batch or len(batch)
+        if step < len(batch):
+            return np.concatenate([self(batch[i : i + step]) for i in range(0, len(batch), step)])
+        try:
+            return self.session.run(batch)
+        except InferenceError:
+            raise
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise InferenceError(f"plugin {self.plugin_id} failed while running: {first}") from exc
+            if self.session.on_gpu:
+                self.session = self._open("cpu")
+                self._warn("ran out of GPU memory; finished on the CPU (slower)")
+                return self(batch)
+            if len(batch) > 1:
+                self.max_batch = max(1, len(batch) // 2)
+                stale = "ran out of memory; continued"
+                self.warnings[:] = [w for w in self.warnings if not w.startswith(stale)]
+                self._warn(f"ran out of memory; continued with {self.max_batch} window(s) at a time")
+                return self(batch)
+            raise OutOfMemory(
+                f"not enough memory to run plugin {self.plugin_id} even one window at a time; "
+                "close other studies or applications and try again"
+            ) from exc
+
+
+@dataclass
+class PipelineContext:
+    """What an adapter pipeline (a plugin with ``pipeline = "..."``) gets to do its own processing."""
+
+    volume: Volume
+    manifest: Manifest
+    options: RunOptions
+    predictor: Callable[[str | None], SafePredictor]  # weights key (None = main) -> predictor
+    warnings: list[str]
+    progress: ProgressFn | None
+    cancel: threading.Event | None
+
+
+RESULT_CACHE = ResultCache()
+
+
+def check_modality(manifest: Manifest, volume: Volume) -> list[str]:
+    """Refuse a series of the wrong modality; warn when the file does not say (NIfTI, NRRD)."""
+    accepted = manifest.input.modality
+    modality = (volume.meta.modality or "").upper()
+    if not modality:
+        return [
+            f"the series does not state its modality; assumed {'/'.join(accepted)} "
+            f"as plugin {manifest.id} expects"
+        ]
+    if modality not in accepted:
+        raise InferenceError(f"plugin {manifest.id} accepts {', '.join(accepted)}, this series is {modality}")
+    return []
+
+
+def run_plugin(
+    plugin_id: str,
+    volume: Volume,
+    options: RunOptions | None = None,
+    *,
+    registry: PluginRegistry | None = None,
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+) -> InferenceResult:
+    """Run plugin ``plugin_id`` on ``volume``; raises :class:`InferenceError` for user errors and
+    :class:`~medlens.inference.errors.InferenceCancelled` when ``cancel`` is set."""
+    registry = registry or default_registry()
+    manifest = registry.manifest(plugin_id)
+    opts = (options or RunOptions()).resolved(manifest)
+    warnings: list[str] = check_modality(manifest, volume) if opts.check_modality else []
+    key = (manifest.id, manifest.version, manifest.weights.sha256, volume_hash(volume), opts.cache_key())
+    if opts.use_cache and (hit := RESULT_CACHE.get(key)) is not None:
+        if progress:
+            progress(1, 1)
+        return replace(hit, cached=True, warnings=list(hit.warnings))
+    start = time.perf_counter()
+
+    def make_predictor(weights_key: str | None) -> SafePredictor:
+        return SafePredictor(
+            lambda dev: registry.open_session(plugin_id, weights_key, dev), opts.device, warnings, plugin_id
+        )
+
+    if manifest.pipeline:
+        from medlens.inference.adapters import get_pipeline
+
+        ctx = PipelineContext(volume, manifest, opts, make_predictor, warnings, progress, cancel)
+        result = get_pipeline(manifest.pipeline)(ctx)
+    else:
+        predictor = make_predictor(None)
+        if manifest.task == "classification":
+            result = _classify(manifest, volume, opts, predictor, progress, cancel)
+        else:
+            result = _dense(manifest, volume, opts, predictor, progress, cancel)
+        result.device = predictor.device
+    result.warnings = warnings + [w for w in result.warnings if w not in warnings]
+    result.elapsed_s = time.perf_counter() - start
+    if opts.use_cache:
+        RESULT_CACHE.put(key, result)
+    return result
+
+
+# -- dense tasks: segmentation and denoising ------------------------------------------------------
+def _channels(array: np.ndarray, n: int) -> np.ndarray:
+    """(z, y, x) -> (C, z, y, x); a scalar series is repeated for models trained on n channels."""
+    return np.broadcast_to(array[None], (n, *array.shape)) if n > 1 else array[None]
+
+
+def predict_dense(
+    image: np.ndarray,
+    manifest: Manifest,
+    opts: RunOptions,
+    predict: Callable[[np.ndarray], np.ndarray],
+    progress: ProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    part: int = 0,
+    parts: int = 1,
+) -> np.ndarray:
+    """Raw network output ``(C_out, z, y, x)`` for a normalised ``(C, z, y, x)`` image.
+
+    3D models: sliding windows over the volume (one window when no patch size is declared).
+    2D models: slice by slice - batches of whole slices, or 2D sliding windows per slice.
+    """
+    roi = manifest.input.spatial_shape
+    batch = opts.batch_size or 1
+    overlap = opts.overlap or 0.0
+    if manifest.input.dims == 3:
+        return sliding_window_inference(
+            image,
+            roi or image.shape[1:],
+            predict,
+            overlap=overlap,
+            batch_size=batch,
+            progress=scaled_progress(progress, part, parts),
+            cancel=cancel,
+        )
+    nz = image.shape[1]
+    outputs: list[np.ndarray] = []
+    if roi is None:
+        for first in range(0, nz, batch):
+            check_cancelled(cancel)
+            chunk = np.moveaxis(image[:, first : first + batch], 1, 0)  # (n, C, y, x)
+            outputs.extend(np.asarray(predict(np.ascontiguousarray(chunk)), np.float32))
+            if progress:
+                progress(part * nz + min(first + batch, nz), parts * nz)
+    else:
+        for z in range(nz):
+            outputs.append(
+                sliding_window_inference(
+                    image[:, z], roi, predict, overlap=overlap, batch_size=batch, cancel=cancel
+                )
+            )
+            if progress:
+                progress(part * nz + z + 1, parts * nz)
+    return np.stack(outputs, axis=1)
+
+
+def _dense(
+    m: Manifest,
+    volume: Volume,
+    opts: RunOptions,
+    predict: SafePredictor,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> InferenceResult:
+    array, grid = resample_to_model(
+        volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
+    )
+    norm, imap = normalize_intensity(array, m.input.normalization)
+    image = _channels(norm, m.input.num_channels)
+    result = InferenceResult(m.id, m.task)
+    activation = m.output.activation if m.task == "segmentation" else "none"
+
+    def one_pass(img: np.ndarray, i: int, parts: int) -> np.ndarray:
+        raw = predict_dense(img, m, opts, predict, progress, cancel, i, parts)
+        return apply_activation(raw, activation)
+
+    if opts.tta_flips:
+        from medlens.inference.tta import flip_variants
+
+        variants = flip_variants(3)
+        out, spread = flip_tta(image, lambda img, i: one_pass(img, i, len(variants)), variants)
+        result.heatmaps.append(
+            Heatmap(
+                resample_to_source(spread.max(axis=0), grid).astype(np.float32),
+                volume.geometry,
+                name=f"{m.name}: uncertainty (flip TTA spread)",
+                kind="uncertainty",
+            )
+        )
+    else:
+        out = one_pass(image, 0, 1)
+    check_cancelled(cancel)
+
+    if m.task == "denoising":
+        values = out[0]
+        if m.output.value_range is not None:
+            values = np.clip(values, *m.output.value_range)
+        values = denormalize_intensity(values, imap)
+        values = resample_to_source(values, grid).astype(np.float32)
+        result.volume = volume.derived(
+            values, series_description=f"{volume.meta.series_description} ({m.name})".strip()
+        )
+        return result
+
+    values = [lab.value for lab in m.output.labels]
+    if m.output.activation == "sigmoid":
+        labels = threshold_labels(out, opts.threshold or 0.5, values)
+        prob_channels = list(enumerate(m.output.labels))
+    else:
+        labels = argmax_labels(out, values)
+        prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
+    labels = resample_to_source(labels, grid, is_label=True)
+    if opts.keep_largest_component:
+        labels = keep_largest_component(labels)
+    dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
+    result.label_map = LabelMap(
+        labels.astype(dtype, copy=False),
+        volume.geometry,
+        [Label(lab.value, lab.name, lab.color) for lab in m.output.labels],
+        name=m.name,
+    )
+    for channel, lab in prob_channels:
+        result.heatmaps.append(
+            Heatmap(
+                resample_to_source(out[channel], grid).astype(np.float32),
+                volume.geometry,
+                name=f"{lab.name} probability",
+                kind="probability",
+            )
+        )
+    return result
+
+
+# -- classification -------------------------------------------------------------------------------
+def _resize(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    if tuple(array.shape) == tuple(shape):
+        return array
+    factors = [t / s for t, s in zip(shape, array.shape, strict=True)]
+    return ndimage.zoom(array, factors, order=1, grid_mode=True, mode="nearest").astype(np.float32)
+
+
+def _classify(
+    m: Manifest,
+    volume: Volume,
+    opts: RunOptions,
+    predict: SafePredictor,
+    progress: ProgressFn | None,
+    cancel: threading.Event | None,
+) -> InferenceResult:
+    array, _ = resample_to_model(
+        volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
+    )
+    norm, _ = normalize_intensity(array, m.input.normalization)
+    result = InferenceResult(m.id, m.task, class_names=list(m.output.class_names))
+    shape = m.input.spatial_shape
+    activation = m.output.activation if m.output.activation != "none" else "softmax"
+    if m.input.dims == 3:
+        check_cancelled(cancel)
+        image = _resize(norm, shape) if shape else norm
+        logits = predict(_channels(image, m.input.num_channels)[None].astype(np.float32))
+        probs = apply_activation(logits.reshape(1, -1), activation, axis=1)[0]
+        if progress:
+            progress(1, 1)
+    else:
+        slices: list[np.ndarray] = []
+        batch = opts.batch_size or 1
+        nz = norm.shape[0]
+        for first in range(0, nz, batch):
+            check_cancelled(cancel)
+            chunk = [_resize(s, shape) if shape else s for s in norm[first : first + batch]]
+            x = np.stack([_channels(s[None], m.input.num_channels)[:, 0] for s in chunk]).astype(np.float32)
+            slices.append(apply_activation(predict(x).reshape(len(chunk), -1), activation, axis=1))
+            if progress:
+                progress(min(first + batch, nz), nz)
+        per_slice = np.concatenate(slices)
+        result.slice_probabilities = per_slice
+        probs = per_slice.mean(axis=0)
+    result.probabilities = {name: float(p) for name, p in zip(m.output.class_names, probs, strict=True)}
+    return result

@@ -1,0 +1,119 @@
+"""Resampling there and back keeps geometry exactly; intensity schemes do what the manifest says."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from medlens.inference.manifest import Normalization
+from medlens.inference.postprocess import argmax_labels, keep_largest_component, threshold_labels
+from medlens.inference.preprocess import (
+    denormalize_intensity,
+    normalize_intensity,
+    resample_to_model,
+    resample_to_source,
+)
+from medlens.viewer.model import Geometry, Volume
+
+
+def oblique_volume() -> Volume:
+    angle = np.deg2rad(12)
+    c, s = np.cos(angle), np.sin(angle)
+    direction = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])  # columns: x, y, z axes in LPS
+    z, y, x = np.indices((18, 30, 26), dtype=np.float32)
+    array = (np.sin(x / 6) + np.cos(y / 7) + z / 10).astype(np.float32)
+    return Volume(array, Geometry((0.8, 0.9, 2.5), (-40.0, 12.5, 7.0), direction.ravel()))
+
+
+def test_resample_there_and_back_keeps_geometry_exactly() -> None:
+    vol = oblique_volume()
+    model_array, grid = resample_to_model(vol, spacing=(1.5, 1.5, 1.5), orientation="RAS")
+    assert grid.model.spacing == (1.5, 1.5, 1.5)
+    assert model_array.shape != vol.array.shape
+    back = resample_to_source(model_array, grid)
+    assert back.shape == vol.array.shape
+    assert grid.source == vol.geometry  # results are stamped with exactly this geometry
+    interior = (slice(3, -3), slice(4, -4), slice(4, -4))
+    assert np.abs(back[interior] - vol.array[interior]).mean() < 0.05
+
+
+def test_labels_come_back_with_nearest_neighbour() -> None:
+    vol = oblique_volume()
+    labels_src = np.zeros(vol.array.shape, np.uint8)
+    labels_src[4:14, 8:22, 6:20] = 3
+    labels_src[6:10, 10:14, 8:12] = 7
+    _, grid = resample_to_model(vol, spacing=(1.0, 1.0, 1.0))
+    import SimpleITK as sitk
+
+    from medlens.viewer.model import array_to_sitk
+
+    on_model = sitk.GetArrayFromImage(
+        sitk.Resample(
+            array_to_sitk(labels_src, vol.geometry),
+            [int(s) for s in grid.model_shape[::-1]],
+            sitk.Transform(),
+            sitk.sitkNearestNeighbor,
+            grid.model.origin,
+            grid.model.spacing,
+            grid.model.direction,
+        )
+    )
+    back = resample_to_source(on_model, grid, is_label=True)
+    assert back.dtype == np.uint8 and set(np.unique(back)) <= {0, 3, 7}
+    assert (back == labels_src).mean() > 0.97
+
+
+def test_identity_grid_is_a_no_copy_pass_through() -> None:
+    vol = oblique_volume()
+    array, grid = resample_to_model(vol, spacing=vol.geometry.spacing)
+    assert array is vol.array and grid.is_identity
+    assert resample_to_source(array, grid) is array
+
+
+def test_2d_models_keep_the_slice_spacing() -> None:
+    vol = oblique_volume()
+    _, grid = resample_to_model(vol, spacing=(1.2, 1.2, 9.0), keep_z_spacing=True)
+    assert grid.model.spacing == (1.2, 1.2, 2.5) and grid.model_shape[0] == 18
+
+
+@pytest.mark.parametrize(
+    ("norm", "values", "expected"),
+    [
+        (
+            Normalization(kind="ct_window", window=(-100, 300)),
+            [-1000, -100, 100, 300, 2000],
+            [0, 0, 0.5, 1, 1],
+        ),
+        (Normalization(kind="ct_window", window=(0, 100), value_range=(-1, 1)), [0, 50, 100], [-1, 0, 1]),
+        (Normalization(kind="zscore"), [1, 2, 3], [-1.2247449, 0, 1.2247449]),
+        (Normalization(kind="percentile", percentiles=(0, 100)), [10, 20, 30], [0, 0.5, 1]),
+        (Normalization(kind="none"), [5, 6], [5, 6]),
+    ],
+)
+def test_normalize_intensity(norm: Normalization, values: list[float], expected: list[float]) -> None:
+    out, imap = normalize_intensity(np.asarray(values, np.float32), norm)
+    np.testing.assert_allclose(out, expected, atol=1e-6)
+    inside = (np.asarray(values) >= imap.low) & (np.asarray(values) <= imap.high)
+    np.testing.assert_allclose(
+        denormalize_intensity(out, imap)[inside], np.asarray(values)[inside], atol=1e-4
+    )
+
+
+def test_zscore_over_nonzero_voxels() -> None:
+    out, _ = normalize_intensity(
+        np.array([0, 0, 2, 4], np.float32), Normalization(kind="zscore", nonzero=True)
+    )
+    np.testing.assert_allclose(out, [-3, -3, -1, 1], atol=1e-6)
+
+
+def test_label_steps() -> None:
+    probs = np.array([[0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6]], np.float32)[:, :, None]  # (C, 3, 1)
+    assert argmax_labels(probs, [4, 9])[:, 0].tolist() == [0, 4, 9]
+    sig = np.array([[0.9, 0.2, 0.6], [0.1, 0.4, 0.8]], np.float32)
+    assert threshold_labels(sig, 0.5, [2, 5]).tolist() == [2, 0, 5]
+    labels = np.zeros((10, 10), np.uint8)
+    labels[1:5, 1:5] = 1
+    labels[7, 7] = 1
+    labels[8:10, 0:2] = 2
+    cleaned = keep_largest_component(labels)
+    assert cleaned[7, 7] == 0 and cleaned[2, 2] == 1 and (cleaned == 2).sum() == 4

@@ -1,0 +1,270 @@
+"""End-to-end runs of tiny exported networks through the runner, both runtimes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+from infer_helpers import Identity3d, TinyClassifier, TinySeg3d, TinyThreshold3d, ball_volume, torch
+
+from medlens.inference.commands import plugins_list, plugins_show, run_infer
+from medlens.inference.discovery import PluginRegistry
+from medlens.inference.errors import InferenceCancelled, InferenceError, OutOfMemory
+from medlens.inference.jobs import Job
+from medlens.inference.runner import RunOptions, SafePredictor, run_plugin
+from medlens.viewer.model import Volume, VolumeMeta
+
+
+def registry_for(root: Path) -> PluginRegistry:
+    return PluginRegistry.discover([root], builtin=False, user=False, entry_points=False, adapters=False)
+
+
+PATCHED = (
+    'spatial_shape = [8, 8, 8]\noverlap = 0.5\nbatch_size = 2\nspacing = [1.5, 1.5, 1.5]\norientation = "RAS"'
+)
+
+
+def test_onnx_and_torchscript_agree(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = TinySeg3d()
+    make_plugin("seg-onnx", net, runtime="onnx", input_extra=PATCHED)
+    make_plugin("seg-ts", net, runtime="torchscript", input_extra=PATCHED)
+    reg = registry_for(tmp_path / "plugins")
+    batch = np.random.default_rng(0).random((2, 1, 8, 8, 8), dtype=np.float32)
+    a, b = reg.open_session("seg-onnx"), reg.open_session("seg-ts")
+    assert (a.device, b.device) == ("CPU (onnxruntime)", "CPU (torch)")
+    np.testing.assert_allclose(a.run(batch), b.run(batch), atol=1e-4)
+    vol = ball_volume()
+    ra, rb = run_plugin("seg-onnx", vol, registry=reg), run_plugin("seg-ts", vol, registry=reg)
+    assert np.abs(ra.heatmaps[0].array - rb.heatmaps[0].array).max() <= 1e-4
+    assert ra.label_map is not None and rb.label_map is not None
+
+
+def test_segmentation_result_is_on_the_source_grid(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin("thresh", TinyThreshold3d(), input_extra=PATCHED)
+    reg = registry_for(tmp_path / "plugins")
+    vol = ball_volume()
+    result = run_plugin("thresh", vol, registry=reg)
+    lm = result.label_map
+    assert lm is not None and lm.geometry == vol.geometry and lm.array.shape == vol.array.shape
+    assert [(lab.value, lab.name) for lab in lm.labels] == [(1, "lesion")]
+    truth = vol.array > 0.5
+    dice = 2 * ((lm.array == 1) & truth).sum() / ((lm.array == 1).sum() + truth.sum())
+    assert dice > 0.9
+    (prob,) = result.heatmaps
+    assert prob.kind == "probability" and prob.geometry == vol.geometry
+    assert result.device == "CPU (onnxruntime)" and result.warnings == []
+
+
+def test_tta_gives_an_uncertainty_map_and_largest_component(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    torch.manual_seed(3)
+    make_plugin("seg", TinySeg3d(), input_extra=PATCHED)
+    reg = registry_for(tmp_path / "plugins")
+    opts = RunOptions(tta_flips=True, keep_largest_component=True)
+    result = run_plugin("seg", ball_volume(), opts, registry=reg)
+    kinds = [h.kind for h in result.heatmaps]
+    assert kinds == ["uncertainty", "probability"]
+    spread = result.heatmaps[0].array
+    assert spread.max() > 0 and spread.min() >= 0  # a random net disagrees with its mirror image
+    from scipy import ndimage
+
+    assert result.label_map is not None
+    _, n = ndimage.label(result.label_map.array == 1, np.ones((3, 3, 3)))
+    assert n <= 1
+
+
+def test_wrong_modality_is_refused_and_missing_modality_warned(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    make_plugin("ct-only", TinyThreshold3d())
+    reg = registry_for(tmp_path / "plugins")
+    with pytest.raises(InferenceError, match=r"^plugin ct-only accepts CT, this series is MR$"):
+        run_plugin("ct-only", ball_volume(modality="MR"), registry=reg)
+    result = run_plugin("ct-only", ball_volume(modality=""), registry=reg)
+    assert result.warnings == ["the series does not state its modality; assumed CT as plugin ct-only expects"]
+
+
+def test_second_request_reuses_the_cached_result(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin("thresh", TinyThreshold3d())
+    reg = registry_for(tmp_path / "plugins")
+    vol = ball_volume()
+    first = run_plugin("thresh", vol, registry=reg)
+    again = run_plugin("thresh", Volume(vol.array.copy(), vol.geometry, vol.meta), registry=reg)
+    assert not first.cached and again.cached and again.label_map is first.label_map
+    changed = vol.array.copy()
+    changed[0, 0, 0] = 1.0  # one edited voxel is a different input
+    assert not run_plugin("thresh", Volume(changed, vol.geometry, vol.meta), registry=reg).cached
+    assert not run_plugin("thresh", vol, RunOptions(tta_flips=True), registry=reg).cached
+
+
+def test_denoising_returns_a_derived_volume(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin(
+        "denoise",
+        Identity3d(),
+        task="denoising",
+        normalization='kind = "ct_window"\nwindow = [-100, 300]',
+        output="num_channels = 1\nvalue_range = [0.0, 1.0]",
+    )
+    reg = registry_for(tmp_path / "plugins")
+    src = np.random.default_rng(5).uniform(-500, 700, (6, 9, 10)).astype(np.float32)
+    vol = Volume(src.copy(), ball_volume().geometry, VolumeMeta(modality="CT", series_description="abd"))
+    result = run_plugin("denoise", vol, registry=reg)
+    out = result.volume
+    assert out is not None and out is not vol and out.geometry == vol.geometry
+    np.testing.assert_allclose(out.array, np.clip(src, -100, 300), atol=1e-3)
+    np.testing.assert_array_equal(vol.array, src)  # the original is never overwritten
+    assert out.meta.series_description == "abd (Denoise)"
+
+
+@pytest.mark.parametrize("dims", [2, 3])
+def test_classification(make_plugin: Callable[..., Path], tmp_path: Path, dims: int) -> None:
+    make_plugin(
+        "cls",
+        TinyClassifier(),
+        task="classification",
+        dims=dims,
+        input_extra="spatial_shape = [6, 6]" if dims == 2 else "spatial_shape = [4, 6, 6]",
+        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]',
+    )
+    reg = registry_for(tmp_path / "plugins")
+    array = np.zeros((4, 10, 10), np.float32)
+    array[2:] = 1.0  # the last two slices are bright
+    vol = Volume(array, meta=VolumeMeta(modality="CT"))
+    result = run_plugin("cls", vol, registry=reg)
+    assert set(result.probabilities) == {"normal", "bright"}
+    assert result.probabilities["normal"] + result.probabilities["bright"] == pytest.approx(1.0)
+    if dims == 2:
+        assert result.slice_probabilities is not None
+        per_slice = result.slice_probabilities[:, 1]
+        assert per_slice[:2].max() < 0.05 and per_slice[2:].min() > 0.95
+        assert result.probabilities["bright"] == pytest.approx(per_slice.mean())
+    else:
+        assert result.slice_probabilities is None
+        assert result.probabilities["bright"] == pytest.approx(0.5, abs=0.01)
+
+
+def test_2d_segmentation_runs_slice_by_slice(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    class Thresh2d(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([torch.zeros_like(x), 10 * (x - 0.5)], dim=1)
+
+    make_plugin("seg2d", Thresh2d(), dims=2)
+    reg = registry_for(tmp_path / "plugins")
+    vol = ball_volume()
+    result = run_plugin("seg2d", vol, RunOptions(batch_size=3), registry=reg)
+    assert result.label_map is not None
+    np.testing.assert_array_equal(result.label_map.array, (vol.array > 0.5).astype(np.uint8))
+
+
+class FakeSession:
+    def __init__(self, on_gpu: bool, fail_above: int) -> None:
+        self.on_gpu, self.fail_above = on_gpu, fail_above
+        self.device = "CUDA (fake)" if on_gpu else "CPU (fake)"
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        if len(batch) > self.fail_above:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return batch * 2
+
+
+def test_out_of_memory_falls_back_to_cpu_then_smaller_batches() -> None:
+    warnings: list[str] = []
+    opened: list[str] = []
+
+    def open_session(device: str) -> FakeSession:
+        opened.append(device)
+        return FakeSession(on_gpu=device != "cpu", fail_above=0 if device != "cpu" else 1)
+
+    predictor = SafePredictor(open_session, "auto", warnings, "demo")  # type: ignore[arg-type]
+    batch = np.arange(4, dtype=np.float32).reshape(4, 1)
+    np.testing.assert_array_equal(predictor(batch), batch * 2)
+    assert opened == ["auto", "cpu"]
+    assert warnings == [
+        "ran out of GPU memory; finished on the CPU (slower)",
+        "ran out of memory; continued with 1 window(s) at a time",
+    ]
+    assert predictor.device == "CPU (fake)"
+
+
+def test_out_of_memory_with_one_window_on_cpu_is_a_readable_error() -> None:
+    predictor = SafePredictor(lambda d: FakeSession(False, 0), "cpu", [], "demo")  # type: ignore[arg-type,return-value]
+    with pytest.raises(OutOfMemory, match="not enough memory to run plugin demo"):
+        predictor(np.zeros((1, 1), np.float32))
+
+
+def test_job_cancel_stops_within_one_window(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin("seg", TinyThreshold3d(), input_extra="spatial_shape = [8, 8, 8]\nbatch_size = 1")
+    reg = registry_for(tmp_path / "plugins")
+    vol = Volume(np.zeros((40, 40, 40), np.float32), meta=VolumeMeta(modality="CT"))
+    calls: list[int] = []
+    session = reg.open_session("seg")
+    real_run = session.run
+    started = threading.Event()
+    job: Job = Job(
+        lambda progress, cancel: run_plugin("seg", vol, registry=reg, progress=progress, cancel=cancel)
+    )
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        calls.append(len(batch))
+        started.set()
+        job.cancel()  # pressed while this window runs
+        return real_run(batch)
+
+    session.run = run  # type: ignore[method-assign]
+    job.start()
+    assert job.wait(30)
+    assert job.state == "cancelled" and calls == [1]
+    with pytest.raises(InferenceCancelled):
+        job.result()
+
+
+def test_job_reports_progress_and_result(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin("seg", TinyThreshold3d(), input_extra="spatial_shape = [8, 8, 8]\nbatch_size = 4")
+    reg = registry_for(tmp_path / "plugins")
+    seen: list[tuple[int, int]] = []
+    job: Job = Job(lambda p, c: run_plugin("seg", ball_volume(), registry=reg, progress=p, cancel=c))
+    job.listeners.append(lambda d, t: seen.append((d, t)))
+    result = job.start().result(30)
+    assert result.label_map is not None and job.state == "finished"
+    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_commands(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    make_plugin("thresh", TinyThreshold3d(), input_extra=PATCHED)
+    make_plugin(
+        "cls",
+        TinyClassifier(),
+        task="classification",
+        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]',
+    )
+    reg = registry_for(tmp_path / "plugins")
+    rows = json.loads(plugins_list(json=True, registry=reg))
+    assert [(r["id"], r["ok"], r["device"]) for r in rows] == [
+        ("cls", True, "CPU (onnxruntime)"),
+        ("thresh", True, "CPU (onnxruntime)"),
+    ]
+    assert "Not for clinical use" in plugins_show("thresh", registry=reg)
+    vol = ball_volume()
+    src = tmp_path / "ball.nrrd"
+    image = vol.to_sitk()
+    image.SetMetaData("0008|0060", "CT")
+    sitk.WriteImage(image, str(src))
+    out = tmp_path / "out" / "mask.nii.gz"
+    text = run_infer("thresh", src, out, registry=reg)
+    assert f"wrote {out}" in text and "lesion:" in text
+    written = sitk.ReadImage(str(out))
+    assert written.GetSpacing() == vol.geometry.spacing
+    np.testing.assert_allclose(written.GetOrigin(), vol.geometry.origin)
+    assert sitk.GetArrayFromImage(written).sum() > 0
+    text = run_infer("cls", src, tmp_path / "cls.json", registry=reg)
+    payload = json.loads((tmp_path / "cls.json").read_text())
+    assert set(payload["probabilities"]) == {"normal", "bright"} and payload["note"] == "not for clinical use"
+    with pytest.raises(InferenceError, match="no plugin called 'x'"):
+        run_infer("x", src, out, registry=reg)
