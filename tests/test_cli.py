@@ -69,8 +69,10 @@ def test_convert_multi_series_needs_a_choice(sample_files, tmp_path: Path) -> No
     proc = _run("convert", str(sample_files.dicom_root), str(tmp_path / "x.nrrd"))
     assert proc.returncode != 0
     assert "--series" in proc.stderr and "Traceback" not in proc.stderr
+    listing = json.loads(_run("info", str(sample_files.dicom_root), "--json").stdout)["series"]
+    mr = next(i for i, rec in enumerate(listing, 1) if rec["modality"] == "MR")
     out = tmp_path / "mr.nrrd"
-    assert main(["convert", str(sample_files.dicom_root), str(out), "--series", "2"]) == 0
+    assert main(["convert", str(sample_files.dicom_root), str(out), "--series", str(mr)]) == 0
     assert sitk.ReadImage(str(out)).GetSize() == (256, 256, 25)
 
 
@@ -91,8 +93,8 @@ def test_screenshot_writes_png(sample_study: Path, tmp_path: Path) -> None:
         (["convert", "/no/such/study", "out.nii"], "no such file"),
         (["convert", "{sample}", "out.jpg"], "unknown output format"),
         (["screenshot", "{sample}", "--out", "x.jpg"], "PNG"),
-        (["info", "{garbage}"], "nothing readable"),
-        (["info", "{empty}"], "nothing readable"),
+        (["info", "{garbage}"], "no loadable image series"),
+        (["info", "{empty}"], "no loadable image series"),
     ],
 )
 def test_bad_input_gives_one_line_and_nonzero_exit(

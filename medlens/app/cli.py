@@ -259,10 +259,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="prepare the bundled sample study and print its folder")
     p.set_defaults(func=cmd_sample)
+
+    from ..pacs.commands import add_parser as add_pacs_parser
+
+    add_pacs_parser(sub)
     return parser
 
 
+def quiet_library_warnings() -> None:
+    """Keep pydicom's per-file warnings (odd VRs, implicit/explicit mix-ups) off the terminal.
+
+    The reader already turns what matters into one-line errors and series warnings; the raw library
+    chatter would bury them. ``MEDLENS_DEBUG=1`` keeps it.
+    """
+    if os.environ.get("MEDLENS_DEBUG"):
+        return
+    import logging
+    import warnings
+
+    warnings.filterwarnings("ignore", module=r"pydicom(\.|$)")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"highdicom(\.|$)")
+    logging.getLogger("pydicom").setLevel(logging.ERROR)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_library_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

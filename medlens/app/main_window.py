@@ -91,8 +91,8 @@ def scan_paths(paths: Iterable[str], ctx: JobContext | None = None) -> ScanSumma
             if str(info.key) not in seen:
                 seen.add(str(info.key))
                 summary.series.append(info)
-        summary.skipped_files.extend(getattr(result, "skipped_files", []) or [])
-        summary.errors.extend(getattr(result, "errors", []) or [])
+        summary.skipped_files.extend(str(p) for p in result.skipped_paths)
+        summary.errors.extend(result.errors)
         if ctx is not None:
             ctx.progress(n + 1, len(paths))
     return summary
@@ -269,6 +269,7 @@ class MainWindow(QMainWindow):
         m_file = mb.addMenu("&File")
         m_file.addAction(self.act_open_folder)
         m_file.addAction(self.act_open_files)
+        self.act_open_pacs = m_file.addAction("Open from &PACS…", self.show_pacs_dock)
         self.recent_menu = m_file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         m_file.addSeparator()
@@ -714,6 +715,14 @@ class MainWindow(QMainWindow):
     # ======================================================================================
     # file menu, about, drag and drop, close
     # ======================================================================================
+    def show_pacs_dock(self) -> None:
+        """Show the PACS dock (created on first use: no PACS code runs until asked for)."""
+        from medlens.app.pacs_dock import install_pacs_dock
+
+        dock = install_pacs_dock(self)
+        dock.show()
+        dock.raise_()
+
     def _open_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open study folder", self._last_dir())
         if folder:

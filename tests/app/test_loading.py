@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -90,7 +91,9 @@ def fake_io(monkeypatch):
 
     def scan(path):
         state.scanned.append(path)
-        return SimpleNamespace(series=list(state.series), skipped_files=["junk.txt"], errors=[])
+        return vio.ScanResult(
+            series=list(state.series), skipped_files=1, errors=[], skipped_paths=[Path("junk.txt")]
+        )
 
     monkeypatch.setattr(vio, "scan", scan, raising=False)
     monkeypatch.setattr(vio, "load_series", lambda *a, **k: state.loader(*a, **k), raising=False)
