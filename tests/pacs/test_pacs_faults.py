@@ -1,0 +1,114 @@
+"""Faults a radiologist meets: PACS down, wrong AE title, credentials refused, connection cut mid-retrieve."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pacs_helpers import PASSWORD, USER, make_volume, needs_orthanc, write_series
+
+from medlens.pacs.backend import connect
+from medlens.pacs.cache import MANIFEST
+from medlens.pacs.config import ServerConfig
+from medlens.pacs.errors import PacsAuthError, PacsRejected, PacsUnreachable, RetrieveIncomplete
+from medlens.pacs.orthanc import CLIENT_AET, LocalOrthanc, free_port
+from medlens.pacs.records import QueryFilters
+from medlens.pacs.retrieve import retrieve_series
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_pacs_down(protocol: str) -> None:
+    port = free_port()  # nobody listens there
+    server = ServerConfig(
+        "down",
+        dicomweb_url=f"http://127.0.0.1:{port}/dicom-web",
+        ae_title="ORTHANC",
+        host="127.0.0.1",
+        port=port,
+        timeout_s=3,
+    )
+    with pytest.raises(PacsUnreachable, match="no answer"):
+        connect(server, None, protocol).find_studies(QueryFilters(patient="X"))
+
+
+def test_wrong_called_ae_title(server_config: ServerConfig) -> None:
+    with pytest.raises(PacsRejected, match="AE title 'NOT_ORTHANC'"):
+        connect(replace(server_config, ae_title="NOT_ORTHANC"), None, "dimse").echo()
+
+
+def test_auth_refused_without_leaking_the_secret(
+    server_config: ServerConfig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = "not-the-password-7731"
+    with pytest.raises(PacsAuthError, match="refused the credentials") as info:
+        connect(server_config, wrong, "dicomweb").find_studies(QueryFilters(modality="CT"))
+    assert wrong not in str(info.value)
+    assert wrong not in caplog.text and PASSWORD not in caplog.text
+    assert wrong not in repr(connect(server_config, wrong, "dicomweb"))
+
+
+@pytest.fixture
+def fragile_pacs(tmp_path: Path):
+    """A PACS of its own, so killing it does not disturb the other tests."""
+    needs_orthanc()
+    move_port = free_port()
+    pacs = LocalOrthanc(root=tmp_path / "orthanc", users={USER: PASSWORD}, modalities={CLIENT_AET: move_port})
+    pacs.start()
+    yield pacs
+    pacs.cleanup()
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_connection_cut_then_resume(fragile_pacs: LocalOrthanc, protocol: str, tmp_path: Path) -> None:
+    # A stream must be larger than what loopback socket buffers can hold (up to ~36 MB here), or it
+    # all arrives before the kill; C-GET waits for each acknowledgement, so small is enough there.
+    source = (
+        make_volume(slices=96, size=512, seed=5)
+        if protocol == "dicomweb"
+        else make_volume(slices=30, size=256, seed=5)
+    )
+    files = write_series(tmp_path / "ct", source, seed=f"cut-{protocol}")
+    server = ServerConfig(
+        "fragile",
+        dicomweb_url=fragile_pacs.dicomweb_url,
+        ae_title=fragile_pacs.aet,
+        host="127.0.0.1",
+        port=fragile_pacs.dicom_port,
+        auth="basic",
+        username=USER,
+        timeout_s=5,
+    )
+    pacs = connect(server, PASSWORD, protocol)
+    pacs.store(files)
+    head = pydicom.dcmread(files[0], stop_before_pixels=True)
+    study_uid, series_uid = str(head.StudyInstanceUID), str(head.SeriesInstanceUID)
+    cache = tmp_path / "cache"
+
+    def cut_after_a_few(done: int, _total: int) -> None:
+        if done == 6:
+            fragile_pacs.kill()  # the PACS vanishes mid-transfer
+
+    with pytest.raises(RetrieveIncomplete, match="run the retrieve again") as info:
+        retrieve_series(pacs, study_uid, series_uid, cache, progress=cut_after_a_few)
+    partial = info.value.result  # type: ignore[attr-defined]
+    assert 6 <= partial.received < len(files)
+    assert partial.volume is not None and partial.volume.meta.complete is False
+    assert any("incomplete" in w for w in partial.volume.meta.warnings)
+    assert not list(partial.directory.glob("*.part"))  # nothing half-written
+    for f in partial.directory.glob("*.dcm"):
+        pydicom.dcmread(f)  # every file that is there is whole
+    assert json.loads((partial.directory / MANIFEST).read_text())["complete"] is False
+
+    fragile_pacs.start()  # same storage, same ports: the PACS is back
+    pacs = connect(server, PASSWORD, protocol)
+    done = retrieve_series(pacs, study_uid, series_uid, cache)
+    assert done.complete and done.fetched == len(files) - partial.received  # resumed, not restarted
+    assert done.volume is not None and done.volume.meta.complete
+    np.testing.assert_array_equal(done.volume.array, source.array)
+    assert json.loads((done.directory / MANIFEST).read_text())["complete"] is True
