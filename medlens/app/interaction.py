@@ -15,7 +15,7 @@ import numpy as np
 
 from medlens.app.presets import drag_window
 from medlens.app.readout import describe_measurement, format_distance
-from medlens.app.tools import Button, Tool, gesture_for
+from medlens.app.tools import EDIT_TOOLS, Button, Tool, gesture_for
 
 CLICK_TOLERANCE_PX = 3  # a press and release closer than this is a click, not a drag
 ZOOM_PER_WHEEL_STEP = 1.15
@@ -54,6 +54,7 @@ class SliceController:
         self.tool = Tool.NAVIGATE
         self._drag: _Drag | None = None
         self._pending_click: np.ndarray | None = None  # first click of a two-click measurement
+        self.edit_handler: Any = None  # medlens.app.edit_tools.EditMouseHandler while editing
 
     def set_tool(self, tool: Tool) -> None:
         self.tool = tool
@@ -65,6 +66,8 @@ class SliceController:
         self._drag = _Drag(gesture, button, (x, y), (x, y), self._lps(x, y))
         if gesture is Tool.NAVIGATE:
             self._set_cursor(x, y)
+        elif gesture in EDIT_TOOLS and self.edit_handler is not None:
+            self.edit_handler.press(self.view, gesture, x, y)
 
     def move(self, x: int, y: int) -> None:
         self.hooks.readout_changed(self._readout(x, y))
@@ -87,11 +90,15 @@ class SliceController:
         elif g is Tool.PAN and (dx or dy):
             self.view.pan(dx, dy)
             self.view.render()
+        elif g in EDIT_TOOLS and self.edit_handler is not None and (dx or dy):
+            self.edit_handler.move(self.view, x, y)
 
     def release(self, button: Button, x: int, y: int) -> None:
         drag, self._drag = self._drag, None
         if drag is None or drag.button is not button:
             return
+        if drag.gesture in EDIT_TOOLS and self.edit_handler is not None:
+            self.edit_handler.release(self.view, x, y)
         if drag.gesture in (Tool.RULER, Tool.ELLIPSE):
             end = self._lps(x, y)
             if end is None:

@@ -38,14 +38,12 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QMainWindow,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QToolBar,
     QWidget,
 )
 
-from medlens import __version__
 from medlens.app import presets
 from medlens.app.errors import user_message
 from medlens.app.jobs import Job, JobContext
@@ -156,6 +154,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_actions()
         self._build_menus_and_toolbar()
+        self._build_ai()
+        from medlens.app.segmentation_dock import install_segmentation_dock
+
+        install_segmentation_dock(self)  # accept/reject/edit AI masks; Ctrl+Z, [ ], autosave
         self._apply_layout()
         self._update_preset_controls()
 
@@ -319,6 +321,12 @@ class MainWindow(QMainWindow):
         tb.addWidget(self.volume_combo)
         self.addToolBar(tb)
         self.toolbar = tb
+
+    def _build_ai(self) -> None:
+        """The AI assist dock and menu (:mod:`medlens.app.ai_panel`); ``self.ai`` is the panel."""
+        from medlens.app.ai_panel import install_ai_panel
+
+        self.ai = install_ai_panel(self)
 
     @staticmethod
     def _volume_presets() -> tuple[str, ...]:
@@ -755,16 +763,9 @@ class MainWindow(QMainWindow):
             self.recent_menu.addAction("Clear list").triggered.connect(self.recent.clear)
 
     def show_about(self) -> None:
-        box = QMessageBox(self)
-        box.setWindowTitle("About MedLens")
-        box.setText(
-            f"<b>MedLens {__version__}</b><br>Desktop viewer for medical studies with local AI assist."
-            "<br><br><b>Not for clinical use.</b> Not a medical device; do not use for diagnosis."
-        )
-        box.setWindowModality(Qt.WindowModality.NonModal)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.show()
-        self.about_box = box
+        from medlens.app.about import show_about  # versions, licences, "Not for clinical use"
+
+        self.about_box = show_about(self)
 
     def dragEnterEvent(self, ev: QDragEnterEvent) -> None:
         if ev.mimeData().hasUrls():
@@ -789,7 +790,9 @@ class MainWindow(QMainWindow):
             job.cancel()
         for job in jobs:
             job.wait(wait_s)
-        for pane in self.panes.values():
+        if getattr(self, "ai", None) is not None:
+            self.ai.shutdown(wait_s)  # cancels a running plugin, closes the comparison pane
+        for pane in list(self.panes.values()):
             pane.finalize()
 
 

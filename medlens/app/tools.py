@@ -18,6 +18,9 @@ class Tool(Enum):
     PAN = "pan"
     RULER = "ruler"
     ELLIPSE = "ellipse"
+    BRUSH = "brush"
+    ERASER = "eraser"
+    FILL = "fill"
 
     @property
     def info(self) -> ToolInfo:
@@ -38,7 +41,14 @@ TOOL_INFO: dict[Tool, ToolInfo] = {
     Tool.PAN: ToolInfo("Pan", "P", "Left-drag moves the image"),
     Tool.RULER: ToolInfo("Ruler", "R", "Drag, or click twice, to measure a distance"),
     Tool.ELLIPSE: ToolInfo("Ellipse", "E", "Drag a box, or click two corners, to measure a region"),
+    Tool.BRUSH: ToolInfo("Brush", "B", "Left-drag paints the active label ([ / ] brush size)"),
+    Tool.ERASER: ToolInfo("Eraser", "X", "Left-drag erases the active label"),
+    Tool.FILL: ToolInfo("Fill", "G", "Click fills the connected region with the active label"),
 }
+
+# Segmentation-editing modes: their left-button gestures go to the pane's edit handler
+# (medlens.app.edit_tools), which is only attached while a segmentation is being edited.
+EDIT_TOOLS = frozenset({Tool.BRUSH, Tool.ERASER, Tool.FILL})
 
 
 class Button(Enum):

@@ -16,6 +16,7 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.fileio import read_volume, write_array
 from medlens.inference.runner import RunOptions, run_plugin
 from medlens.inference.runtimes import get_runtime
+from medlens.inference.seg_output import read_dicom_series, wants_dicom_seg, write_seg
 
 
 def _device(entry: PluginEntry) -> str:
@@ -95,7 +96,10 @@ def run_infer(
     """
     registry = registry or default_registry()
     manifest = registry.manifest(plugin_id)
-    volume = read_volume(input_path)
+    as_seg = wants_dicom_seg(out_path)  # .dcm: a DICOM SEG referencing the input series
+    if as_seg and manifest.task != "segmentation":
+        raise InferenceError(f"--out *.dcm writes a DICOM SEG; plugin {plugin_id} does {manifest.task}")
+    volume = read_dicom_series(input_path) if as_seg else read_volume(input_path)
     result = run_plugin(plugin_id, volume, options, registry=registry, progress=progress, cancel=cancel)
     out = Path(out_path)
     lines: list[str] = []
@@ -117,7 +121,10 @@ def run_infer(
     elif manifest.task == "segmentation":
         assert result.label_map is not None
         lm = result.label_map
-        write_array(lm.array, lm.geometry, out)
+        if as_seg:
+            write_seg(lm, volume, out, algorithm_name=f"{manifest.name} {manifest.version}")
+        else:
+            write_array(lm.array, lm.geometry, out)
         voxel_ml = float(lm.geometry.spacing[0] * lm.geometry.spacing[1] * lm.geometry.spacing[2]) / 1000.0
         for lab in lm.labels:
             lines.append(f"{lab.name}: {int((lm.array == lab.value).sum()) * voxel_ml:.1f} ml")

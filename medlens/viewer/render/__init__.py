@@ -14,6 +14,9 @@ Public API (names re-exported here; imported lazily so that the numpy-only helpe
 * ``render_screenshot(volume, out_png, layout="quad", size=(1024, 1024), window=None)``,
   ``capture(render_window)`` -- see :mod:`.screenshot`, :mod:`.vtk_bridge`
 * ``volume_to_vtk(volume)`` -- the zero-copy bridge
+* overlays: ``SliceView.set_label_map / update_label_map / set_label_visible / set_label_opacity /
+  set_heatmap``, ``VolumeView.set_label_surfaces``; ``build_label_surfaces(lm)`` (worker-thread
+  safe), ``COLORMAPS`` -- see :mod:`.overlays`, :mod:`.surfaces`, :mod:`.colormaps`
 
 Modules: ``orientation`` (which grid plane a pane shows, edge letters), ``presets`` (windows,
 transfer functions), ``vtk_bridge`` (zero-copy numpy -> VTK, placement, read-back),
@@ -30,12 +33,14 @@ from .orientation import ORIENTATIONS, orientation_labels
 from .presets import CT_PRESETS, VOLUME_PRESETS, auto_window
 
 __all__ = [
+    "COLORMAPS",
     "CT_PRESETS",
     "ORIENTATIONS",
     "VOLUME_PRESETS",
     "SliceView",
     "VolumeView",
     "auto_window",
+    "build_label_surfaces",
     "capture",
     "orientation_labels",
     "render_screenshot",
@@ -48,6 +53,8 @@ _LAZY = {
     "render_screenshot": ".screenshot",
     "capture": ".vtk_bridge",
     "volume_to_vtk": ".vtk_bridge",
+    "build_label_surfaces": ".surfaces",
+    "COLORMAPS": ".colormaps",
 }
 
 

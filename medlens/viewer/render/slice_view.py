@@ -42,7 +42,7 @@ from vtkmodules.vtkRenderingCore import (
     vtkTextActor,
 )
 
-from ..model import Volume
+from ..model import Heatmap, LabelMap, Volume
 from . import _vtk_modules  # noqa: F401  (registers OpenGL/FreeType factory overrides)
 from .annotations import (
     CornerText,
@@ -119,6 +119,7 @@ class SliceView:
         self.auto_render = True
         self.listeners: list[Callable[[SliceView, str], None]] = []
         self._fit_scale = 1.0
+        self._overlays = None  # SliceOverlays, created by the first set_label_map / set_heatmap
         self.interaction = None
         if interactor is not None:
             from .interaction import SliceInteraction
@@ -130,6 +131,8 @@ class SliceView:
         """Show ``volume`` (zero-copy; the view keeps it referenced), centred slice, auto window."""
         for m in list(self.measurements):
             m.remove()
+        if self._overlays is not None and not self._overlays.matches(volume.array.shape):
+            self._overlays.clear()  # overlays on another grid cannot be drawn on this volume
         self.volume = volume
         self.vtk_volume = volume_to_vtk(volume)
         self.axes = plane_axes(volume.direction, self.orientation, volume.meta.is_2d)
@@ -387,6 +390,84 @@ class SliceView:
         self._maybe_render()
         return ellipse
 
+    # -- overlays (label map, heatmap, legend: see .overlays) --------------------------------
+    @property
+    def overlays(self):
+        """The pane's :class:`~.overlays.SliceOverlays` (created on first use)."""
+        if self._overlays is None:
+            from .overlays import SliceOverlays
+
+            self._overlays = SliceOverlays(self)
+        return self._overlays
+
+    @property
+    def label_map(self) -> LabelMap | None:
+        """The label map drawn on this pane (None when none)."""
+        return self._overlays.labels.label_map if self._overlays is not None else None
+
+    @property
+    def heatmap(self) -> Heatmap | None:
+        """The heatmap drawn on this pane (None when none)."""
+        return self._overlays.heatmap.heatmap if self._overlays is not None else None
+
+    def set_label_map(
+        self, lm: LabelMap | None, opacity: float = 0.5, outline: bool = False, fill: bool = True
+    ) -> None:
+        """Draw ``lm`` (zero-copy, on the volume's grid) in its labels' colours; None removes it.
+
+        ``fill`` colours the inside at ``opacity``; ``outline`` draws the in-plane boundary.
+        """
+        self.overlays.set_label_map(lm, opacity, outline, fill)
+        self._maybe_render()
+
+    def update_label_map(self, bounds_zyx: tuple[slice, slice, slice] | None = None) -> None:
+        """``lm.array`` was edited in place (inside ``bounds_zyx`` if given): redraw cheaply.
+
+        Only the displayed slice is re-extracted, and nothing is drawn when the edit is elsewhere.
+        """
+        if self._overlays is not None and self._overlays.update_label_map(bounds_zyx):
+            self._maybe_render()
+
+    def set_label_visible(self, value: int, visible: bool) -> None:
+        self.overlays.set_label_visible(value, visible)
+        self._maybe_render()
+
+    def set_label_opacity(self, opacity: float) -> None:
+        self.overlays.set_label_opacity(opacity)
+        self._maybe_render()
+
+    def set_label_style(self, outline: bool, fill: bool) -> None:
+        """Switch between filled, outlined, or both, keeping the label map and its colours."""
+        self.overlays.set_label_style(outline, fill)
+        self._maybe_render()
+
+    def set_heatmap(
+        self,
+        hm: Heatmap | None,
+        cmap: str = "inferno",
+        opacity: float = 0.5,
+        threshold: float | None = None,
+    ) -> None:
+        """Draw ``hm`` through colour map ``cmap``; values below ``threshold`` are transparent."""
+        self.overlays.set_heatmap(hm, cmap, opacity, threshold)
+        self._maybe_render()
+
+    def set_heatmap_threshold(self, threshold: float | None) -> None:
+        self.overlays.set_heatmap_threshold(threshold)
+        self._maybe_render()
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self.overlays.set_heatmap_opacity(opacity)
+        self._maybe_render()
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self.overlays.set_heatmap_visible(visible)
+        self._maybe_render()
+
+    def set_legend_visible(self, visible: bool) -> None:
+        self.overlays.legend.set_enabled(visible)
+        self._maybe_render()
+
     # -- rendering --------------------------------------------------------------------------
     def render(self) -> None:
         self.render_window.Render()
@@ -399,6 +480,8 @@ class SliceView:
         """Detach from the render window and drop the volume (call before Finalize)."""
         self.render_window.RemoveRenderer(self.renderer)
         self.mapper.RemoveAllInputs()
+        if self._overlays is not None:
+            self._overlays.dispose()
         self.volume = None
         self.vtk_volume = None
 

@@ -36,7 +36,7 @@ from vtkmodules.vtkRenderingCore import (
 from vtkmodules.vtkRenderingVolume import vtkFixedPointVolumeRayCastMapper, vtkGPUVolumeRayCastMapper
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
-from ..model import Volume
+from ..model import LabelMap, Volume
 from . import _vtk_modules  # noqa: F401
 from .presets import VOLUME_PRESETS, is_ct, volume_preset_points
 from .vtk_bridge import VtkVolume, grid_to_lps_matrix, is_software_gl, volume_to_vtk
@@ -95,6 +95,7 @@ class VolumeView:
         self.interactive = False
         self.auto_render = True
         self._still_sample = 1.0
+        self._surfaces = None  # LabelSurfaces, created by the first set_label_surfaces
         self.interactor = interactor
         if interactor is not None:
             if interactor.GetRenderWindow() is None:
@@ -189,6 +190,36 @@ class VolumeView:
         # opacity is per unit length; keep the look independent of voxel size
         self.volume_property.SetScalarOpacityUnitDistance(float(np.mean(self.volume.spacing)))
 
+    # -- label surfaces (see .surfaces) ------------------------------------------------------
+    def set_label_surfaces(self, lm: LabelMap | None, surfaces: list | None = None) -> None:
+        """Show one smoothed surface per label of ``lm`` in its colour; None removes them.
+
+        ``surfaces`` (from :func:`.surfaces.build_label_surfaces`, e.g. computed on a worker
+        thread) skips the surface extraction here. Without a volume the camera frames the surfaces.
+        """
+        from .surfaces import LabelSurfaces, build_label_surfaces
+
+        if self._surfaces is None:
+            self._surfaces = LabelSurfaces(self.renderer)
+        if lm is None:
+            self._surfaces.clear()
+        else:
+            self._surfaces.set_surfaces(surfaces if surfaces is not None else build_label_surfaces(lm))
+            if self.volume is None and (b := self._surfaces.bounds()) is not None:
+                self.renderer.ResetCamera(*b)
+        self.renderer.ResetCameraClippingRange()
+        self._maybe_render()
+
+    @property
+    def label_surfaces(self):
+        """The :class:`~.surfaces.LabelSurfaces` shown (None before the first call)."""
+        return self._surfaces
+
+    def set_label_surface_visible(self, value: int, visible: bool) -> None:
+        if self._surfaces is not None:
+            self._surfaces.set_visible(value, visible)
+            self._maybe_render()
+
     # -- camera / quality -------------------------------------------------------------------
     def reset_camera(self, render: bool = True) -> None:
         """Anterior view (patient facing the viewer, patient left on screen right), S up."""
@@ -254,5 +285,7 @@ class VolumeView:
         self.render_window.RemoveRenderer(self.renderer)
         if self.mapper is not None:
             self.mapper.RemoveAllInputs()
+        if self._surfaces is not None:
+            self._surfaces.clear()
         self.volume = None
         self.vtk_volume = None

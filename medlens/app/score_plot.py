@@ -1,0 +1,123 @@
+"""A per-slice score plot drawn with QPainter; clicking a point jumps to that slice.
+
+Why not QtCharts: it is not part of PySide6-Essentials (checked: ``PySide6.QtCharts`` is absent in
+this environment), and a line, a threshold and a cursor are a few dozen lines of QPainter -- cheap
+to draw, no extra dependency in the installer, and deterministic to test (``x_of_slice`` tells a
+test where to click).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MARGIN_LEFT = 30
+MARGIN_RIGHT = 8
+MARGIN_TOP = 8
+MARGIN_BOTTOM = 18
+
+
+class ScorePlot(QWidget):
+    """Scores in [0, 1] against slice index; emits ``slice_clicked(index)`` on a click."""
+
+    slice_clicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.scores: np.ndarray | None = None
+        self.threshold: float | None = None
+        self.current: int | None = None
+        self.title = ""
+        self.setMinimumHeight(110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setToolTip("Score per slice — click to go to that slice")
+
+    # -- data -------------------------------------------------------------------------------
+    def set_scores(self, scores: np.ndarray | None, threshold: float | None = None, title: str = "") -> None:
+        self.scores = None if scores is None else np.asarray(scores, dtype=float)
+        self.threshold = threshold
+        self.title = title
+        self.update()
+
+    def set_current(self, index: int | None) -> None:
+        """Mark the slice shown in the panes (a vertical line)."""
+        self.current = index
+        self.update()
+
+    # -- geometry ---------------------------------------------------------------------------
+    def _plot_rect(self) -> QRectF:
+        return QRectF(
+            MARGIN_LEFT,
+            MARGIN_TOP,
+            max(self.width() - MARGIN_LEFT - MARGIN_RIGHT, 1),
+            max(self.height() - MARGIN_TOP - MARGIN_BOTTOM, 1),
+        )
+
+    def x_of_slice(self, index: int) -> float:
+        """Widget x of slice ``index`` (the inverse of :meth:`slice_at`)."""
+        r = self._plot_rect()
+        n = len(self.scores) if self.scores is not None else 1
+        return r.left() + (index / max(n - 1, 1)) * r.width()
+
+    def y_of_score(self, score: float) -> float:
+        r = self._plot_rect()
+        return r.bottom() - float(np.clip(score, 0.0, 1.0)) * r.height()
+
+    def slice_at(self, x: float) -> int | None:
+        """The slice nearest to widget x, or None without scores."""
+        if self.scores is None or len(self.scores) == 0:
+            return None
+        r = self._plot_rect()
+        n = len(self.scores)
+        t = (x - r.left()) / max(r.width(), 1.0)
+        return int(np.clip(round(t * (n - 1)), 0, n - 1))
+
+    # -- Qt ---------------------------------------------------------------------------------
+    def mousePressEvent(self, ev: QMouseEvent) -> None:
+        index = self.slice_at(ev.position().x())
+        if index is not None and ev.button() == Qt.MouseButton.LeftButton:
+            self.set_current(index)
+            self.slice_clicked.emit(index)
+        ev.accept()
+
+    def paintEvent(self, ev: QPaintEvent) -> None:
+        p = QPainter(self)
+        try:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.fillRect(self.rect(), QColor(30, 30, 34))
+            r = self._plot_rect()
+            p.setPen(QPen(QColor(90, 90, 100), 1))
+            p.drawRect(r)
+            p.setPen(QColor(170, 170, 180))
+            p.drawText(QPointF(2, r.top() + 8), "1")
+            p.drawText(QPointF(2, r.bottom()), "0")
+            if self.scores is None or len(self.scores) == 0:
+                p.drawText(r, Qt.AlignmentFlag.AlignCenter, "no per-slice scores")
+                return
+            n = len(self.scores)
+            p.drawText(QPointF(r.left(), self.height() - 4), "slice 1")
+            p.drawText(QPointF(r.right() - 40, self.height() - 4), f"{n}")
+            if self.title:
+                p.drawText(QPointF(r.left() + 60, self.height() - 4), self.title[:40])
+            if self.threshold is not None:
+                y = self.y_of_score(self.threshold)
+                p.setPen(QPen(QColor(200, 160, 60), 1, Qt.PenStyle.DashLine))
+                p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+            path = QPainterPath()
+            for i, s in enumerate(self.scores):
+                pt = QPointF(self.x_of_slice(i), self.y_of_score(s))
+                if i == 0:
+                    path.moveTo(pt)
+                else:
+                    path.lineTo(pt)
+            p.setPen(QPen(QColor(90, 200, 255), 1.5))
+            p.drawPath(path)
+            if self.current is not None and 0 <= self.current < n:
+                x = self.x_of_slice(self.current)
+                p.setPen(QPen(QColor(80, 220, 100), 1))
+                p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
+        finally:
+            p.end()
