@@ -211,6 +211,36 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_corrections_list(args: argparse.Namespace) -> int:
+    from ..corrections.commands import corrections_list
+    from ..corrections.store import StoreError
+
+    try:
+        print(corrections_list(json_output=args.json))
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+    return EXIT_OK
+
+
+def cmd_corrections_export(args: argparse.Namespace) -> int:
+    from ..corrections.commands import corrections_export
+    from ..corrections.store import StoreError
+
+    try:
+        print(corrections_export(args.out, include_comments=args.include_comments))
+    except StoreError as exc:
+        raise CliError(str(exc)) from exc
+    return EXIT_OK
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from ..corrections.finetune import finetune_plugin
+
+    report = finetune_plugin(args.plugin, steps=args.steps, progress=_progress_printer("fine-tuning"))
+    print(f"{report.note}\nnew version folder: {report.folder}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="medlens", description="MedLens medical image viewer (not for clinical use)"
@@ -254,11 +284,30 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("infer", help="run a plugin on a study and write its result")
     p.add_argument("input", help="DICOM folder, zip or image file")
     p.add_argument("--plugin", required=True, help="plugin id (see `medlens plugins list`)")
-    p.add_argument("--out", required=True, help="label map or image (.nii.gz, .nrrd); .json for classes")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="label map or image (.nii.gz, .nrrd); .dcm = DICOM SEG of a DICOM series; .json for classes",
+    )
     p.set_defaults(func=cmd_infer)
 
     p = sub.add_parser("sample", help="prepare the bundled sample study and print its folder")
     p.set_defaults(func=cmd_sample)
+
+    p = sub.add_parser("corrections", help="list or export the AI corrections reported here")
+    csub = p.add_subparsers(dest="corrections_command", required=True, metavar="ACTION")
+    q = csub.add_parser("list", help="one line per reported correction (no identifiers)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_corrections_list)
+    q = csub.add_parser("export", help="write a de-identified bundle (NIfTI + JSON) for a model team")
+    q.add_argument("out", help="the .zip to write")
+    q.add_argument("--include-comments", action="store_true", help="also export free-text comments")
+    q.set_defaults(func=cmd_corrections_export)
+
+    p = sub.add_parser("finetune", help="fine-tune a plugin on the reported corrections")
+    p.add_argument("--plugin", required=True, help="plugin id (needs a TorchScript twin)")
+    p.add_argument("--steps", type=int, default=200, help="optimiser steps")
+    p.set_defaults(func=cmd_finetune)
 
     from ..pacs.commands import add_parser as add_pacs_parser
 

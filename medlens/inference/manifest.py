@@ -162,6 +162,22 @@ class OutputSpec(_Strict):
     labels: list[LabelSpec] = Field(default_factory=list)
 
 
+class SaliencySpec(_Strict):
+    """``[saliency]``: a TorchScript twin of an ONNX network, for gradient saliency and fine-tuning.
+
+    ONNX graphs cannot be differentiated in MedLens; the twin (same weights, scripted or traced) can.
+    Its sha256 is checked like the main weights' before it is loaded.
+    """
+
+    torchscript: str
+    sha256: str
+
+    @field_validator("sha256", mode="before")
+    @classmethod
+    def _hex64(cls, v: Any) -> str:
+        return WeightsSpec._hex64(v)
+
+
 class OptionsSpec(_Strict):
     """Defaults for the optional steps; a caller may override them per run."""
 
@@ -186,6 +202,7 @@ class Manifest(_Strict):
     output: OutputSpec
     options: OptionsSpec = OptionsSpec()
     saliency_target_layer: str | None = None
+    saliency: SaliencySpec | None = None
     model_card: str
     description: str = ""
     pipeline: str | None = None
@@ -281,6 +298,8 @@ def _cross_checks(m: Manifest) -> list[str]:
     for name, spec in m.extra_weights.items():
         if not m.path(spec.file).is_file():
             problems.append(f"extra_weights.{name}.file: {spec.file} not found")
+    if m.saliency is not None and not m.path(m.saliency.torchscript).is_file():
+        problems.append(f"saliency.torchscript: {m.saliency.torchscript} not found")
     if not m.model_card_path.is_file():
         problems.append(f"model_card: {m.model_card} not found in the plugin folder")
     return problems

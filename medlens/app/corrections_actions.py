@@ -1,0 +1,98 @@
+"""The "Report correction" action: hands the untouched AI output and the user's edit to the store.
+
+Kept thin on purpose - everything that can be tested without a window lives in
+:func:`medlens.corrections.report_correction`. What it reads from the window:
+
+* ``window.ai.last_result`` - the :class:`InferenceResult` (plugin id, class probabilities);
+* ``window.ai.ai_label_map`` or ``window.segmentation.reviewed_ai`` - the untouched AI label map;
+* ``window.segmentation.label_map`` - the edited copy (the Segmentation dock's editor);
+* ``window.segmentation.class_box`` - the class the user chose, for classification plugins;
+* ``window.volume`` - the series the AI ran on.
+
+Editing time is measured from the moment the dock starts an editable copy (its ``editing_changed``
+signal) to the report.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Any
+
+from PySide6.QtGui import QAction
+
+from medlens.corrections import CorrectionStore, report_correction
+
+_EDIT_STARTED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+
+def _registry(window: Any) -> Any:
+    reg = getattr(getattr(window, "ai", None), "registry", None)
+    if reg is None:
+        from medlens.inference.discovery import default_registry
+
+        reg = default_registry()
+    return reg
+
+
+def report_from_window(window: Any, store: CorrectionStore | None = None, comment: str = "") -> str:
+    """Store the correction shown in ``window``; returns the record id. Raises ValueError with a
+    sentence for the status bar when there is nothing to report."""
+    ai = getattr(window, "ai", None)
+    panel = getattr(window, "segmentation", None)
+    result = getattr(ai, "last_result", None)
+    volume = getattr(window, "volume", None)
+    if result is None or volume is None:
+        raise ValueError("Run an AI plugin on this series first")
+    manifest = _registry(window).manifest(result.plugin_id)
+    started = _EDIT_STARTED.get(panel) if panel is not None else None
+    seconds = time.monotonic() - started if started is not None else 0.0
+    store = store or CorrectionStore()
+    if manifest.task == "segmentation":
+        ai_map = getattr(ai, "ai_label_map", None) or getattr(panel, "reviewed_ai", None)
+        edited = getattr(panel, "label_map", None)
+        if ai_map is None or edited is None:
+            raise ValueError("Accept and edit the AI segmentation before reporting a correction")
+        return report_correction(
+            store,
+            plugin_manifest=manifest,
+            volume=volume,
+            ai_output=ai_map,
+            corrected=edited,
+            editing_seconds=seconds,
+            comment=comment,
+        )
+    box = getattr(panel, "class_box", None)
+    chosen = box.currentText() if box is not None and box.currentText() else None
+    return report_correction(
+        store,
+        plugin_manifest=manifest,
+        volume=volume,
+        ai_output=result,
+        corrected=None,
+        editing_seconds=seconds,
+        corrected_class=chosen,
+        comment=comment,
+    )
+
+
+def make_report_action(window: Any, parent: Any = None) -> QAction:
+    """A "Report correction" QAction for the AI dock or a menu; reports with status-bar feedback."""
+    action = QAction("Report &correction", parent or window)
+    action.setToolTip("Store the AI output and your correction locally (no identifiers) for fine-tuning")
+    panel = getattr(window, "segmentation", None)
+    signal = getattr(panel, "editing_changed", None)
+    if signal is not None:
+        signal.connect(lambda on: on and _EDIT_STARTED.__setitem__(panel, time.monotonic()))
+
+    def trigger() -> None:
+        show = getattr(window, "show_message", None) or (lambda text: None)
+        try:
+            record_id = report_from_window(window)
+        except Exception as exc:  # a status line, never a crash of the GUI
+            show(f"Correction not reported: {exc}")
+            return
+        show(f"Correction reported ({record_id[:8]}); thank you")
+
+    action.triggered.connect(trigger)
+    return action

@@ -1,0 +1,146 @@
+"""Attribution methods on one network input (a tensor ``(1, C, *spatial)``) and the scores they explain.
+
+The network is split into ``model`` (input -> raw output) and a ``reduce`` (raw output -> one scalar
+per sample) so every method - gradient or perturbation - explains the same number:
+
+* classification: the logit of the target class (probability for the deletion curve);
+* segmentation: the selected label's probability summed inside its predicted region (the region is
+  fixed from the unperturbed prediction, so removing evidence can only lower the score).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from medlens.inference.errors import InferenceError
+
+METHODS = ("integrated_gradients", "gradcam", "occlusion")
+GRADIENT_METHODS = ("integrated_gradients", "gradcam")
+Reduce = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Target:
+    """What is explained: output channel and, for segmentation, the fixed region (numpy bool)."""
+
+    task: str
+    channel: int
+    activation: str  # "softmax" | "sigmoid" | "none"
+    region: np.ndarray | None = None
+
+
+def _activate(out: Any, activation: str) -> Any:
+    import torch
+
+    if activation == "softmax":
+        return torch.softmax(out, dim=1)
+    if activation == "sigmoid":
+        return torch.sigmoid(out)
+    return out
+
+
+def make_reduce(target: Target, probability: bool = False) -> Reduce:
+    """The scalar-per-sample function a method explains (see the module docstring)."""
+    import torch
+
+    if target.task == "classification":
+
+        def reduce_cls(out: Any) -> Any:
+            out = out.reshape(out.shape[0], -1)
+            if probability:
+                act = target.activation if target.activation != "none" else "softmax"
+                return _activate(out, act)[:, target.channel]
+            return out[:, target.channel]
+
+        return reduce_cls
+    assert target.region is not None
+    region = torch.from_numpy(np.ascontiguousarray(target.region, dtype=np.float32))
+
+    def reduce_seg(out: Any) -> Any:
+        probs = _activate(out, target.activation)[:, target.channel]
+        return (probs * region.to(probs.dtype)).flatten(1).sum(dim=1)
+
+    return reduce_seg
+
+
+def torch_forward(module: Any) -> Callable[[Any], Any]:
+    return lambda x: module(x)
+
+
+def numpy_forward(run: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], Any]:
+    """A torch-callable forward from a numpy session (ONNX): forward passes only, no gradients."""
+    import torch
+
+    def forward(x: Any) -> Any:
+        return torch.from_numpy(np.asarray(run(x.detach().cpu().numpy().astype(np.float32)), np.float32))
+
+    return forward
+
+
+def occlusion_window(spatial: tuple[int, ...]) -> int:
+    """Occluding patch edge: ~1/12 of the smaller side, at least 4 pixels (stride is half of it)."""
+    return max(4, min(spatial) // 12)
+
+
+def attribute(
+    method: str,
+    x: Any,
+    forward: Callable[[Any], Any],
+    reduce: Reduce,
+    *,
+    module: Any = None,
+    layer: str | None = None,
+    baseline: float = 0.0,
+    n_steps: int = 32,
+) -> np.ndarray:
+    """Attribution map of ``reduce(forward(x))`` for one input ``(1, C, *spatial)``, shape ``spatial``.
+
+    Channels are summed. Integrated Gradients and GradCAM need ``module`` (a differentiable torch
+    module); Occlusion needs only ``forward`` (an ONNX session does).
+    """
+    import torch
+
+    if method == "integrated_gradients":
+        from captum.attr import IntegratedGradients
+
+        if module is None:
+            raise InferenceError("Integrated Gradients needs a differentiable graph")
+        ig = IntegratedGradients(lambda t: reduce(module(t)))
+        attr = ig.attribute(
+            x,
+            baselines=baseline,
+            n_steps=n_steps,
+            internal_batch_size=min(n_steps, 8),
+            method="riemann_trapezoid",
+        )
+        return attr.detach().sum(dim=1)[0].numpy().astype(np.float32)
+    if method == "gradcam":
+        from medlens.inference.saliency.gradcam import grad_cam
+
+        if module is None:
+            raise InferenceError("GradCAM needs a differentiable graph")
+        if not layer:
+            raise InferenceError("GradCAM needs saliency_target_layer in the plugin manifest")
+        maps, _ = grad_cam(module, layer, x, reduce)
+        return maps[0].numpy().astype(np.float32)
+    if method == "occlusion":
+        from captum.attr import Occlusion
+
+        spatial = tuple(int(s) for s in x.shape[2:])
+        w = occlusion_window(spatial)
+        stride = max(1, w // 2)
+        occ = Occlusion(lambda t: reduce(forward(t)))
+        with torch.no_grad():
+            attr = occ.attribute(
+                x,
+                sliding_window_shapes=(x.shape[1], *([w] * len(spatial))),
+                strides=(x.shape[1], *([stride] * len(spatial))),
+                baselines=baseline,
+                perturbations_per_eval=16,
+            )
+        return attr.detach().sum(dim=1)[0].numpy().astype(np.float32)
+    raise InferenceError(f"unknown saliency method {method!r}; MedLens knows {', '.join(METHODS)}")

@@ -1,0 +1,154 @@
+"""Saliency on a tiny classifier trained at test time (class = "a bright blob is present")."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from saliency_helpers import BlobNet, blob_volume, import_saliency_deps, train_blob_net, write_blob_plugin
+
+from medlens.inference.discovery import PluginRegistry
+from medlens.inference.errors import InferenceCancelled, InferenceError
+from medlens.inference.saliency import compute_saliency
+
+torch = pytest.importorskip("torch")
+import_saliency_deps()
+pytest.importorskip("captum.attr")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """Tiny networks: one thread is ~10x faster than two when colleagues' jobs share the cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> PluginRegistry:
+    root = tmp_path_factory.mktemp("saliency-plugins")
+    net = train_blob_net()
+    write_blob_plugin(root, net, "test.blob-cls")
+    write_blob_plugin(root, net, "test.blob-onnx", twin=False)
+    torch.manual_seed(123)
+    write_blob_plugin(root, BlobNet().eval(), "test.blob-untrained")
+    return PluginRegistry.discover([root], builtin=False, user=False, entry_points=False, adapters=False)
+
+
+def _peak(a: np.ndarray) -> tuple[int, int]:
+    return tuple(int(v) for v in np.unravel_index(np.argmax(np.abs(a)), a.shape))  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam", "occlusion"])
+def test_map_peaks_inside_the_blob(registry: PluginRegistry, method: str) -> None:
+    volume, (cy, cx) = blob_volume()
+    result = compute_saliency("test.blob-cls", volume, method, slices=[1], registry=registry, sanity=False)
+    heat = result.heatmap
+    assert heat.array.dtype == np.float32 and heat.array.shape == volume.array.shape
+    assert heat.geometry == volume.geometry
+    y, x = _peak(heat.array[1])
+    assert (y - cy) ** 2 + (x - cx) ** 2 <= 3**2 + 1, (method, (y, x), (cy, cx))
+    assert not heat.array[0].any() and not heat.array[2].any()  # only the asked slice
+    assert result.target == "blob"
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam"])
+def test_sanity_passes_for_a_trained_model(registry: PluginRegistry, method: str) -> None:
+    volume, _ = blob_volume()
+    report = compute_saliency("test.blob-cls", volume, method, slices=[1], registry=registry).sanity
+    assert report is not None
+    assert report.similarity_to_random_model is not None and report.similarity_to_random_model < 0.5
+    assert report.deletion_auc < report.random_deletion_auc
+    assert report.passed, report.note
+
+
+def test_sanity_flags_an_untrained_model(registry: PluginRegistry) -> None:
+    """Deleting the 'salient' pixels of a model that learned nothing is no faster than random."""
+    volume, _ = blob_volume()
+    report = compute_saliency(
+        "test.blob-untrained", volume, "integrated_gradients", slices=[1], registry=registry
+    ).sanity
+    assert report is not None and not report.passed
+    assert report.deletion_auc > 0.9 * report.random_deletion_auc
+
+
+def test_onnx_plugin_without_twin(registry: PluginRegistry) -> None:
+    volume, (cy, cx) = blob_volume()
+    with pytest.raises(InferenceError) as err:
+        compute_saliency("test.blob-onnx", volume, "integrated_gradients", registry=registry)
+    assert str(err.value) == (
+        "plugin test.blob-onnx has no TorchScript twin; saliency needs a differentiable graph"
+    )
+    result = compute_saliency("test.blob-onnx", volume, "occlusion", slices=[1], registry=registry)
+    y, x = _peak(result.heatmap.array[1])
+    assert (y - cy) ** 2 + (x - cx) ** 2 <= 10
+    assert result.sanity is not None and result.sanity.deletion_auc < result.sanity.random_deletion_auc
+
+
+def test_progress_and_cancel(registry: PluginRegistry) -> None:
+    volume, _ = blob_volume()
+    seen: list[tuple[int, int]] = []
+    compute_saliency(
+        "test.blob-cls", volume, "gradcam", registry=registry, progress=lambda d, t: seen.append((d, t))
+    )
+    assert seen and seen[-1][0] == seen[-1][1]
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(InferenceCancelled):
+        compute_saliency("test.blob-cls", volume, "gradcam", registry=registry, cancel=cancel)
+
+
+def test_scripted_gradcam_equals_captum_on_the_eager_module() -> None:
+    from captum.attr import LayerGradCam
+
+    from medlens.inference.saliency.gradcam import grad_cam
+
+    torch.manual_seed(0)
+    net = BlobNet().eval()
+    scripted = torch.jit.script(net)
+    x = torch.rand(2, 1, 16, 16)
+    ours, _ = grad_cam(scripted, "features.3", x, lambda out: out[:, 0])
+    ref = LayerGradCam(lambda t: net(t)[:, 0], net.features[3]).attribute(x, relu_attributions=True)
+    ref = torch.nn.functional.interpolate(ref, size=(16, 16), mode="bilinear", align_corners=False)[:, 0]
+    assert torch.allclose(ours, ref, atol=1e-5)
+
+
+class _SmoothThreshold(torch.nn.Module):
+    """Segmenter: a 3x3 mean filter then a steep threshold at 0.5 (foreground = bright blob)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3, padding=1))
+        with torch.no_grad():
+            self.features[0].weight.fill_(20.0 / 9)
+            self.features[0].bias.fill_(-10.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "occlusion"])
+def test_segmentation_region_score(tmp_path: Path, method: str) -> None:
+    from infer_helpers import write_plugin
+
+    output = 'num_channels = 1\nactivation = "sigmoid"\nlabels = [{ value = 1, name = "blob" }]\n'
+    folder = write_plugin(
+        tmp_path,
+        "test.seg",
+        torch.jit.script(_SmoothThreshold()),
+        runtime="torchscript",
+        dims=2,
+        output=output,
+        example=torch.rand(1, 1, 32, 32),
+    )
+    reg = PluginRegistry.discover([folder], builtin=False, user=False, entry_points=False, adapters=False)
+    volume, (cy, cx) = blob_volume()
+    result = compute_saliency("test.seg", volume, method, registry=reg)
+    assert result.target == "blob"
+    assert any("not predicted" in w for w in result.warnings)  # the blob-free slices
+    y, x = _peak(result.heatmap.array[1])
+    assert (y - cy) ** 2 + (x - cx) ** 2 <= 3**2 + 1
+    assert result.sanity is not None and result.sanity.deletion_auc < result.sanity.random_deletion_auc
