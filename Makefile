@@ -50,5 +50,7 @@ bench: venv sample
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/scroll.py
 
+include packaging/package.mk
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

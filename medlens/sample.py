@@ -62,8 +62,44 @@ def _layout(root: Path) -> SampleStudy:
     )
 
 
+BUNDLE_DATA_DIR = "medlens_data"  # the data folder of a frozen (PyInstaller) build: sample/, plugins/
+
+
+def bundle_data_dir() -> Path | None:
+    """The data folder shipped inside a frozen build, or None when running from an installed package.
+
+    PyInstaller puts it in ``sys._MEIPASS`` (``_internal/`` of a one-folder build, ``Contents/
+    Frameworks`` or ``Resources`` of a macOS ``.app``); other freezers put it next to the executable.
+    """
+    if not getattr(sys, "frozen", False):
+        return None
+    exe_dir = Path(sys.executable).resolve().parent
+    meipass = getattr(sys, "_MEIPASS", None)
+    bases = [Path(meipass)] if meipass else []
+    bases += [exe_dir, exe_dir.parent / "Resources"]  # macOS .app: Contents/MacOS/../Resources
+    for base in bases:
+        if (base / BUNDLE_DATA_DIR).is_dir():
+            return base / BUNDLE_DATA_DIR
+    return None
+
+
+def bundled_sample_study() -> SampleStudy | None:
+    """The read-only sample study inside a frozen build (copied there by ``packaging/prepare.py``)."""
+    data = bundle_data_dir()
+    if data is None:
+        return None
+    study = _layout(data / "sample")
+    return study if (study.root / f".complete-{_LAYOUT_VERSION}").exists() else None
+
+
 def sample_study_if_ready() -> SampleStudy | None:
-    """The prepared sample, or None when set-up has not built it (never downloads)."""
+    """The prepared sample, or None when set-up has not built it (never downloads).
+
+    A frozen build's own copy comes first: an installed app has no pip to fetch the sdist with.
+    """
+    bundled = bundled_sample_study()
+    if bundled is not None:
+        return bundled
     study = _layout(cache_root() / "sample")
     return study if (study.root / f".complete-{_LAYOUT_VERSION}").exists() else None
 
@@ -135,6 +171,8 @@ def ensure_sample_study(download: bool = True) -> SampleStudy:
         return ready
     if not download:
         raise RuntimeError("the sample study is not prepared; run `make demo` or `python -m medlens.sample`")
+    if getattr(sys, "frozen", False):  # sys.executable is the app itself here: there is no pip to run
+        raise RuntimeError("this MedLens build carries no sample study (its medlens_data/sample is missing)")
     root = cache_root() / "sample"
     root.parent.mkdir(parents=True, exist_ok=True)
     # Build beside the final place and swap in at the end, so a killed set-up never leaves a

@@ -60,10 +60,17 @@ def run_viewer(paths: Sequence[str], *, quit_after_ms: int | None = None) -> int
     app.setApplicationVersion(__version__)
     app.setOrganizationName("MedLens")
     window = MainWindow()
+    from medlens.app.persist import install_persistence
+    from medlens.app.welcome import app_icon, install_welcome
+
+    app.setWindowIcon(app_icon())
+    install_persistence(window)  # layout, docks, W/L presets, plugin folders
+    install_welcome(window)  # the first-run page while nothing is loaded
     undo_hook = install_excepthook(window.show_message)
     try:
         window.show()
         if paths:
+            window.show_views()
             window.open_paths(list(paths))
         if quit_after_ms is not None:
             QTimer.singleShot(quit_after_ms, window.close)

@@ -42,7 +42,15 @@ class PluginEntry:
 
 
 def builtin_plugin_dir() -> Path:
-    """The repository's ``plugins/`` folder, found relative to the package (works from a checkout)."""
+    """The repository's ``plugins/`` folder, found relative to the package (works from a checkout).
+
+    In a frozen build (PyInstaller) they are the bundle's ``medlens_data/plugins`` instead.
+    """
+    from medlens.sample import bundle_data_dir
+
+    bundled = bundle_data_dir()
+    if bundled is not None:
+        return bundled / "plugins"
     return Path(medlens.__file__).resolve().parents[1] / "plugins"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -172,9 +171,9 @@ class LocalOrthanc:
         raise OrthancUnavailable(f"Orthanc did not answer within {timeout:.0f} s")
 
     def kill(self) -> None:
-        """Die at once (SIGKILL), as a crashed or unplugged PACS would; storage stays for a restart."""
+        """Die at once (SIGKILL on POSIX), as a crashed or unplugged PACS would; storage stays."""
         if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            self.process.kill()
             self.process.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
