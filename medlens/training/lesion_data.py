@@ -1,0 +1,258 @@
+"""Training crops for the lesion models: real anatomy on the working grid + synthetic lesions.
+
+Why here and not in a plugin script: the segmentation and classification plugins (and their folds)
+must draw from exactly the same anatomy, masks, normalisation and lesion generator, so that their
+cross-validated figures describe the same data.
+
+Leakage rules enforced here: a fold's anatomy list never contains its test case; the real lesion of
+every *training* case is excluded (no synthetic lesion is placed on it, its voxels carry zero loss
+weight and classifier crops touching it are dropped); normalisation statistics come from each
+training volume alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from medlens.training import lesions, masks, sources
+
+INPLANE_MM = 1.0
+MR_SLICE_MM = 6.5  # thin MR templates are thickened to the real cases' slice thickness
+PERCENTILES = (0.5, 99.5)  # the plugins' normalisation (engine kind "percentile", to [0, 1])
+ANATOMY_CT = ("lung1", "lung2")
+ANATOMY_MR = ("brain1", "brain2", "colin27", "mni152")
+
+
+@dataclass
+class Anatomy:
+    """One training volume on the working grid with what lesion insertion needs."""
+
+    name: str
+    modality: str
+    image: np.ndarray  # (z, y, x) raw units, working grid
+    spacing: tuple[float, float, float]
+    organ: np.ndarray  # bool
+    ignore: np.ndarray  # bool: the real lesion, dilated (zero loss weight, no synthetic lesion)
+    lo: float  # normalisation: percentiles of this volume
+    hi: float
+    noise_sd: float
+    reference: float  # MR: median brain intensity
+    label: np.ndarray | None = None  # real lesion (evaluation only)
+    body: np.ndarray | None = None  # bool: the patient / head (lesion-free crops are drawn from all of it)
+
+    def normalize(self, x: np.ndarray) -> np.ndarray:
+        return np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0).astype(np.float32)
+
+
+def _cache_dir() -> Path:
+    from medlens.sample import cache_root
+
+    d = cache_root() / "training"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def brain_mask_native(scan: sources.Scan) -> np.ndarray:
+    """Brain mask of a pyradiomics MR case on its native grid: deepbet through the MedLens engine
+    (plugin ``deepbet.brain-extraction``), cached; the crude morphological mask if deepbet is absent."""
+    path = _cache_dir() / f"{scan.name}_brain.npy"
+    if path.exists():
+        return np.load(path)
+    try:
+        from medlens.inference import run_plugin
+        from medlens.viewer.model import Volume, VolumeMeta
+
+        vol = Volume.from_sitk(scan.extra["sitk"], VolumeMeta(modality="MR"))  # type: ignore[arg-type]
+        result = run_plugin("deepbet.brain-extraction", vol)
+        assert result.label_map is not None
+        mask = np.asarray(result.label_map.array) > 0
+    except Exception:
+        mask = masks.brain_mask_t1(scan.image, scan.spacing)
+    np.save(path, mask)
+    return mask
+
+
+def prepare(name: str) -> Anatomy:
+    """Load ``name`` (a pyradiomics case, ``colin27`` or ``mni152``) onto the working grid."""
+    if name in sources.CASES:
+        scan = sources.load_case(name)
+        if scan.modality == "MR":
+            scan.organ = brain_mask_native(scan)
+    elif name == "colin27":
+        scan = sources.load_colin27()
+    elif name == "mni152":
+        scan = sources.load_mni152()
+    else:
+        raise ValueError(f"unknown anatomy source {name!r}")
+    w = sources.to_working_grid(scan, INPLANE_MM, MR_SLICE_MM if scan.modality == "MR" else None)
+    if scan.modality == "CT":
+        organ = masks.lung_mask(w.image, w.spacing)
+        tissue = masks.body_mask_ct(w.image) & (w.image > -100) & (w.image < 100)
+        reference = 0.0
+    else:
+        assert w.organ is not None
+        organ = np.asarray(w.organ, bool)
+        tissue = ndimage.binary_erosion(organ, iterations=2)
+        reference = float(np.median(w.image[organ])) if organ.any() else 1.0
+    label = w.label
+    if label is not None and label.any():
+        ignore = ndimage.binary_dilation(label > 0, structure=np.ones((3, 7, 7), bool))
+    else:
+        ignore = np.zeros(w.image.shape, bool)
+    lo, hi = (float(v) for v in np.percentile(w.image, PERCENTILES))
+    if scan.modality == "CT":
+        body = masks.body_mask_ct(w.image)
+    else:
+        body = w.image > 0.1 * float(np.percentile(w.image, 99))
+    return Anatomy(
+        name, scan.modality, w.image, w.spacing, organ, ignore, lo, max(hi, lo + 1.0),
+        lesions.noise_level(w.image, tissue & ~ignore), reference, label, body,
+    )
+
+
+@dataclass
+class Crop:
+    image: np.ndarray  # (C, H, W) normalised
+    label: np.ndarray  # (H, W) float 0/1
+    weight: np.ndarray  # (H, W) float: 0 on a real (excluded) lesion
+    present: bool  # a synthetic lesion of at least ``min_pos_px`` pixels lies in the crop
+
+
+def _extract(a: np.ndarray, cy: int, cx: int, size: int, fill: float) -> np.ndarray:
+    """``size`` x ``size`` window of the last two axes centred at (cy, cx), padded with ``fill``."""
+    h, w = a.shape[-2:]
+    out = np.full((*a.shape[:-2], size, size), fill, dtype=a.dtype)
+    y0, x0 = cy - size // 2, cx - size // 2
+    ys, xs = max(0, y0), max(0, x0)
+    ye, xe = min(h, y0 + size), min(w, x0 + size)
+    if ye > ys and xe > xs:
+        out[..., ys - y0 : ye - y0, xs - x0 : xe - x0] = a[..., ys:ye, xs:xe]
+    return out
+
+
+class CropSampler:
+    """Random training crops: ``p_lesion`` of them with one synthetic lesion near the centre."""
+
+    def __init__(
+        self,
+        anatomies: list[Anatomy],
+        rng: np.random.Generator,
+        crop: int = 128,
+        context: int = 0,
+        p_lesion: float = 0.7,
+        min_pos_px: int = 5,
+        augment: bool = True,
+    ) -> None:
+        self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
+        self.p_lesion, self.min_pos_px, self.augment = p_lesion, min_pos_px, augment
+        self.by_mod = {m: [a for a in anatomies if a.modality == m] for m in ("CT", "MR")}
+        self.by_mod = {m: v for m, v in self.by_mod.items() if v}
+        self.avoid = [ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
+                      for a in anatomies]
+        self.organ_slices = [np.flatnonzero(a.organ.sum(axis=(1, 2)) > 200) for a in anatomies]
+        self.body_slices = [np.flatnonzero(a.body.sum(axis=(1, 2)) > 200) if a.body is not None
+                            else self.organ_slices[i] for i, a in enumerate(anatomies)]
+
+    def sample(self) -> Crop:
+        rng = self.rng
+        mods = sorted(self.by_mod)
+        mod = mods[int(rng.integers(len(mods)))]
+        pool = self.by_mod[mod]
+        a = pool[int(rng.integers(len(pool)))]
+        ai = self.anat.index(a)
+        want = rng.random() < self.p_lesion
+        # lesion-free crops come from anywhere in the patient (mediastinum, neck, abdomen, scalp...):
+        # otherwise the network never learns that those are not lesions
+        z = int(rng.choice(self.organ_slices[ai] if want else self.body_slices[ai]))
+        c = self.context
+        zs = np.clip(np.arange(z - c, z + c + 1), 0, a.image.shape[0] - 1)
+        slab = a.image[zs].copy()
+        organ = a.organ[zs]
+        lesion = None
+        organ_z = a.organ[z] & ~self.avoid[ai][z]
+        if a.modality == "CT":  # centres in aerated lung: a lesion in the mediastinum would be invisible
+            organ_z = organ_z & (a.image[z] < -300)
+        if not organ_z.any():
+            organ_z = a.organ[z]
+        pts = np.flatnonzero(organ_z)
+        region = a.body[z] if a.body is not None and a.body[z].any() else organ_z
+        if not want and region.any():
+            cy, cx = np.unravel_index(int(rng.choice(np.flatnonzero(region))), region.shape)
+        elif pts.size == 0:
+            cy, cx = a.image.shape[1] // 2, a.image.shape[2] // 2
+        else:
+            pick = lesions.pick_center(organ_z[None], rng)
+            cy, cx = (pick[1], pick[2]) if pick else np.unravel_index(int(rng.choice(pts)), organ_z.shape)
+        if want and pts.size:
+            lo, hi = (2.5, 30.0) if a.modality == "CT" else (3.0, 25.0)
+            radius = float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
+            dz = rng.uniform(-0.8, 0.8) * radius / a.spacing[2]
+            lesion = lesions.insert_lesion(
+                slab, organ, a.spacing, a.modality, rng, center=(c + dz, cy, cx),  # type: ignore[arg-type]
+                noise_sd=a.noise_sd, reference=a.reference, radius_mm=radius,
+            )
+        label = np.zeros(slab.shape[1:], np.float32)
+        if lesion is not None:
+            zi = c - lesion.z0
+            if 0 <= zi < lesion.label.shape[0]:
+                ny, nx = lesion.label.shape[1:]
+                label[lesion.y0 : lesion.y0 + ny, lesion.x0 : lesion.x0 + nx] = lesion.label[zi]
+        weight = (~a.ignore[z]).astype(np.float32)
+        size = self.crop
+        big = int(size * 1.5) if self.augment else size
+        oy, ox = (rng.integers(-size // 3, size // 3 + 1, 2) if lesion is not None else (0, 0))
+        cyy, cxx = int(cy + oy), int(cx + ox)
+        img = _extract(a.normalize(slab), cyy, cxx, big, 0.0)
+        lab = _extract(label, cyy, cxx, big, 0.0)
+        wgt = _extract(weight, cyy, cxx, big, 1.0)
+        if self.augment:
+            img, lab, wgt = self._augment(img, lab, wgt, size, a.modality)
+        present = bool(lab.sum() >= self.min_pos_px)
+        return Crop(img.astype(np.float32), lab, wgt, present)
+
+    def _augment(
+        self, img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, size: int, modality: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = self.rng
+        ang = np.deg2rad(rng.uniform(-15, 15))
+        scale = rng.uniform(0.85, 1.2)
+        flip = rng.random() < 0.5
+        m = np.array([[np.cos(ang), -np.sin(ang)], [np.sin(ang), np.cos(ang)]]) / scale
+        if flip:
+            m = m @ np.diag([1.0, -1.0])
+        cin = np.array(img.shape[-2:]) / 2.0
+        offset = cin - m @ (np.array([size, size]) / 2.0)
+
+        def warp(x: np.ndarray, order: int, cval: float) -> np.ndarray:
+            return ndimage.affine_transform(x, m, offset=offset, output_shape=(size, size), order=order,
+                                            mode="constant", cval=cval)
+
+        out = np.stack([warp(ch, 1, 0.0) for ch in img])
+        lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
+        wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
+        if modality == "MR" and rng.random() < 0.7:
+            out = np.clip(out, 0, 1) ** rng.uniform(0.8, 1.25)
+        out = out * rng.uniform(0.93, 1.07) + rng.uniform(-0.03, 0.03)
+        if rng.random() < 0.2:
+            out = ndimage.gaussian_filter(out, (0, 0.6, 0.6))
+        return out.astype(np.float32), lab, wgt
+
+
+def batch(sampler: CropSampler, n: int, balance: bool = False) -> list[Crop]:
+    """``n`` crops; with ``balance`` half of them have a lesion present and half not (classifier)."""
+    if not balance:
+        return [sampler.sample() for _ in range(n)]
+    pos: list[Crop] = []
+    neg: list[Crop] = []
+    while len(pos) < n // 2 or len(neg) < n - n // 2:
+        c = sampler.sample()
+        lab_any = c.label.sum() > 0
+        if c.present and len(pos) < n // 2:
+            pos.append(c)
+        elif not lab_any and len(neg) < n - n // 2 and c.weight.min() > 0:
+            neg.append(c)
+    return pos + neg

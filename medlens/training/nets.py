@@ -1,0 +1,109 @@
+"""The small networks of the built-in plugins, sized for CPU training and ONNX export.
+
+Why these shapes: every model must train in minutes on two CPU cores and export to a single ONNX file
+well below 20 MB, and all must accept any slice size the engine hands them (the U-Net runs on fixed
+sliding windows; the classifier and the denoiser are fully convolutional with no size-dependent layer).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+    )
+
+
+class UNet2d(nn.Module):
+    """A plain 2D U-Net (``depth`` poolings); input sides must be multiples of ``2**depth``.
+
+    Returns one logit map per output channel (sigmoid is applied by the engine). ``prior`` is the
+    initial foreground probability: starting the output bias at logit(prior) instead of 0 spares
+    the hundreds of CPU steps a network otherwise spends learning that lesions are rare (the
+    focal-loss initialisation of Lin et al. 2017).
+    """
+
+    def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 16, depth: int = 3,
+                 prior: float = 0.02) -> None:
+        super().__init__()
+        chans = [base * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList()
+        c = in_ch
+        for ch in chans[:-1]:
+            self.down.append(_block(c, ch))
+            c = ch
+        self.bottom = _block(chans[-2], chans[-1])
+        self.up = nn.ModuleList()
+        self.dec = nn.ModuleList()
+        for ch in reversed(chans[:-1]):
+            self.up.append(nn.ConvTranspose2d(ch * 2, ch, 2, stride=2))
+            self.dec.append(_block(ch * 2, ch))
+        self.head = nn.Conv2d(chans[0], out_ch, 1)
+        nn.init.constant_(self.head.bias, float(torch.logit(torch.tensor(prior))))
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips = []
+        for block in self.down:
+            x = block(x)
+            skips.append(x)
+            x = self.pool(x)
+        x = self.bottom(x)
+        for up, dec, skip in zip(self.up, self.dec, reversed(skips), strict=True):
+            x = dec(torch.cat([up(x), skip], dim=1))
+        return self.head(x)
+
+
+class SliceClassifier(nn.Module):
+    """"Lesion present" for a slice of any size: a small CNN, a logit map, then global max pooling.
+
+    Not shipped: trained on synthetic crops it did not learn within the CPU budget (see the
+    ``lesion_cls`` model card); kept so that finding can be reproduced with more compute.
+
+    Why max pooling: trained on crops, the same network scores a whole slice by its most suspicious
+    place, so training and inference agree whatever the slice size, and the evidence map
+    (:meth:`evidence`) says where the score came from.
+    """
+
+    def __init__(self, in_ch: int = 1, widths: tuple[int, ...] = (16, 32, 48, 64)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c = in_ch
+        for i, w in enumerate(widths):
+            layers.append(_block(c, w))
+            if i < len(widths) - 1:
+                layers.append(nn.MaxPool2d(2))
+            c = w
+        self.features = nn.Sequential(*layers)
+        self.logit_map = nn.Conv2d(c, 1, 1)
+
+    def evidence(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-location logits at 1/8 resolution, shape (N, 1, H/8, W/8)."""
+        return self.logit_map(self.features(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.amax(self.evidence(x), dim=(2, 3))  # (N, 1) logit
+
+
+class DnCNN(nn.Module):
+    """Residual denoiser (Zhang et al. 2017, shallower): predicts the noise and subtracts it."""
+
+    def __init__(self, depth: int = 8, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU(inplace=True)]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                       nn.ReLU(inplace=True)]
+        layers.append(nn.Conv2d(width, 1, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x - self.body(x)

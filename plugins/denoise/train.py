@@ -1,0 +1,153 @@
+"""Train the blind CT/MR denoiser (DnCNN-like) on clean real volumes with simulated noise.
+
+Data (DATA.md, all installed offline), split by volume:
+  train  CT: pyradiomics lung1 (48 slices) + pydicom-data head CT slice 693;
+         MR: Colin27 ch2 (mricron-data), MNI152 2009 (nilearn), pyradiomics brain1
+  test   CT: lung2          MR: brain2          (never read here)
+Noise: CT image-domain Poisson-like correlated noise, SD drawn uniformly in 10-80 HU (blind: the model
+is never told the level); MR Rician noise, sigma 1-8 % of the foreground median.
+Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engine computes it.
+
+    .venv/bin/python plugins/denoise/train.py [--steps 1500] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from medlens.training import noise, sources
+from medlens.training.export import export_onnx, stamp_sha256
+from medlens.training.nets import DnCNN
+
+HERE = Path(__file__).resolve().parent
+TRAIN_CT = ("lung1", "headct693")
+TRAIN_MR = ("colin27", "mni152", "brain1")
+SEED = 20240611
+
+
+def load_training_volumes() -> list[sources.Scan]:
+    """The training volumes at their native grids (no resampling: a denoiser works on native pixels)."""
+    scans = [sources.load_case("lung1"), sources.load_head_ct_slice(),
+             sources.load_colin27(), sources.load_mni152(), sources.load_case("brain1")]
+    return scans
+
+
+def zscore_stats(image: np.ndarray) -> tuple[float, float]:
+    """Mean and SD over the whole volume (the engine's ``zscore`` with ``nonzero = false``)."""
+    return float(image.mean(dtype=np.float64)), float(image.std(dtype=np.float64))
+
+
+class PatchSampler:
+    """Random noisy/clean patch pairs, normalised like the plugin normalises a noisy volume."""
+
+    def __init__(self, scans: list[sources.Scan], patch: int, rng: np.random.Generator,
+                 by_slices: bool = False) -> None:
+        self.scans, self.patch, self.rng, self.by_slices = scans, patch, rng, by_slices
+        self.stats = [zscore_stats(s.image) for s in scans]
+        self.refs = [noise.mr_reference(s.image) if s.modality == "MR" else 0.0 for s in scans]
+        self.ct = [i for i, s in enumerate(scans) if s.modality == "CT"]
+        self.mr = [i for i, s in enumerate(scans) if s.modality == "MR"]
+        # --by-slices: CT volumes drawn in proportion to their slice count (the single head CT slice
+        # otherwise supplies half of all CT patches)
+        n = np.array([scans[i].image.shape[0] for i in self.ct], float)
+        self.ct_weights = n / n.sum()
+        # slices worth sampling: some tissue in them
+        self.slices = []
+        for s in scans:
+            thr = -500 if s.modality == "CT" else 0.2 * float(np.percentile(s.image, 99))
+            frac = (s.image > thr).mean(axis=(1, 2))
+            self.slices.append(np.flatnonzero(frac > 0.1))
+
+    def one(self) -> tuple[np.ndarray, np.ndarray]:
+        rng, p = self.rng, self.patch
+        if rng.random() < 0.6:
+            w = self.ct_weights if self.by_slices else None
+            i = int(rng.choice(self.ct, p=w))
+        else:
+            i = int(rng.choice(self.mr))
+        s = self.scans[i]
+        z = int(rng.choice(self.slices[i]))
+        _, h, w = s.image.shape
+        y0, x0 = int(rng.integers(0, h - p + 1)), int(rng.integers(0, w - p + 1))
+        # a margin so the correlated-noise filter sees context, then cropped
+        m = 8
+        ya, xa = max(0, y0 - m), max(0, x0 - m)
+        big = s.image[z, ya : y0 + p + m, xa : x0 + p + m]
+        if s.modality == "CT":
+            noisy_big = big + noise.ct_noise(big, float(rng.uniform(10.0, 80.0)), rng)
+        else:
+            noisy_big = noise.rician(big, float(rng.uniform(0.01, 0.08)) * self.refs[i], rng)
+        clean = big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
+        noisy = noisy_big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
+        mean, sd = self.stats[i]
+        sd *= float(rng.uniform(0.97, 1.05))  # the engine's stats come from the noisy volume
+        if rng.random() < 0.5:
+            clean, noisy = clean[:, ::-1], noisy[:, ::-1]
+        return ((noisy - mean) / sd).astype(np.float32), ((clean - mean) / sd).astype(np.float32)
+
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        pairs = [self.one() for _ in range(n)]
+        x = torch.from_numpy(np.stack([a for a, _ in pairs])[:, None].copy())
+        y = torch.from_numpy(np.stack([b for _, b in pairs])[:, None].copy())
+        return x, y
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--batch", type=int, default=24)
+    ap.add_argument("--patch", type=int, default=64)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=HERE)
+    ap.add_argument("--init", type=Path, default=None, help="continue from these weights (state dict)")
+    ap.add_argument("--max-lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--by-slices", action="store_true")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    sampler = PatchSampler(load_training_volumes(), args.patch, rng, by_slices=args.by_slices)
+    model = DnCNN(depth=8, width=32)
+    if args.init is not None:
+        model.load_state_dict(torch.load(args.init, weights_only=True))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.max_lr, total_steps=args.steps,
+                                                pct_start=0.1)
+    t0, log = time.time(), []
+    for step in range(1, args.steps + 1):
+        x, y = sampler.batch(args.batch)
+        loss = torch.nn.functional.l1_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        log.append(float(loss.detach()))
+        if step % 50 == 0:
+            print(f"step {step} loss {np.mean(log[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
+    model.eval()
+    torch.save(model.state_dict(), args.out / "model.pt")
+    sha = export_onnx(model, torch.zeros(1, 1, 64, 64), args.out / "model.onnx", dynamic_hw=True,
+                      spatial_output=True)
+    if (args.out / "plugin.toml").exists():
+        stamp_sha256(args.out / "plugin.toml", sha)
+    previous = []
+    if args.init is not None and (args.init.parent / "train_log.json").exists():
+        previous = [json.loads((args.init.parent / "train_log.json").read_text())]
+    (args.out / "train_log.json").write_text(json.dumps(
+        {"phases_before": previous, "init": str(args.init) if args.init else None,
+         "by_slices": args.by_slices, "max_lr": args.max_lr, "steps": args.steps, "batch": args.batch,
+         "patch": args.patch, "seed": args.seed,
+         "seconds": round(time.time() - t0), "final_loss": float(np.mean(log[-100:])), "sha256": sha},
+        indent=1))
+    print("done", sha)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Train the lesion U-Net on real anatomy with synthetic lesions (one fold, or the shipped model).
+
+    .venv/bin/python plugins/lesion_seg/train.py --fold lung1   # leave lung1 out (cross-validation)
+    .venv/bin/python plugins/lesion_seg/train.py --fold all     # the shipped model (all anatomy)
+
+Anatomy (DATA.md): pyradiomics lung1/lung2 chest CT, brain1/brain2 T1 MR, Colin27 (mricron-data),
+MNI152 (nilearn). A fold drops its test case entirely; the real lesions of the remaining cases are
+excluded (zero loss weight, no synthetic lesion on them). Model selection (best checkpoint) uses a
+fixed validation set of *synthetic* crops drawn from the fold's own training anatomy with another seed.
+Fold models go to the cache (not shipped); ``--fold all`` writes ``model.onnx`` here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from medlens.training import lesion_data as L  # noqa: N812
+from medlens.training.export import export_onnx, sha256_of, stamp_sha256
+from medlens.training.nets import UNet2d
+
+HERE = Path(__file__).resolve().parent
+SEED = 1234
+
+
+def fold_dir() -> Path:
+    d = L._cache_dir() / "folds"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def anatomy_for(fold: str) -> list[L.Anatomy]:
+    names = [n for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
+    return [L.prepare(n) for n in names]
+
+
+def to_tensors(crops: list[L.Crop]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(np.stack([c.image for c in crops]))
+    y = torch.from_numpy(np.stack([c.label for c in crops]))[:, None]
+    w = torch.from_numpy(np.stack([c.weight for c in crops]))[:, None]
+    return x, y, w
+
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Weighted BCE + soft Dice over the batch (Dice keeps small lesions from being ignored)."""
+    bce = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum() / w.sum().clamp(min=1)
+    p = torch.sigmoid(logits) * w
+    inter = (p * y).sum()
+    dice = 1 - (2 * inter + 1) / (p.sum() + (y * w).sum() + 1)
+    return bce + dice
+
+
+@torch.no_grad()
+def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
+    """Mean per-crop Dice on validation crops that hold a lesion (threshold 0.5)."""
+    model.eval()
+    scores = []
+    for i in range(0, len(val), 16):
+        x, y, _ = to_tensors(val[i : i + 16])
+        p = torch.sigmoid(model(x)) > 0.5
+        for pi, yi in zip(p, y > 0.5, strict=True):
+            if yi.sum() == 0:
+                continue
+            scores.append(float(2 * (pi & yi).sum() / (pi.sum() + yi.sum())))
+    model.train()
+    return float(np.mean(scores))
+
+
+def train(
+    fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = ""
+) -> dict:
+    torch.manual_seed(SEED)
+    anat = anatomy_for(fold)
+    sampler = L.CropSampler(anat, np.random.default_rng(SEED), crop=crop, context=context)
+    val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
+                                augment=False)
+    val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
+    model = UNet2d(in_ch=2 * context + 1, base=base)
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
+    best, best_state, log = -1.0, None, []
+    t0 = time.time()
+    for step in range(1, steps + 1):
+        x, y, w = to_tensors(L.batch(sampler, batch))
+        loss = loss_fn(model(x), y, w)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        log.append(float(loss.detach()))
+        if step % 250 == 0 or step == steps:
+            d = val_dice(model, val)
+            if d > best:
+                best, best_state = d, copy.deepcopy(model.state_dict())
+            print(f"[{fold}] step {step} loss {np.mean(log[-250:]):.3f} val_dice {d:.3f} "
+                  f"{time.time() - t0:.0f}s", flush=True)
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    torch.save(best_state, fold_dir() / f"seg_{fold}{tag}.state.pt")  # the slice classifier is built on it
+    sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
+                      spatial_output=True)
+    info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
+            "seed": SEED,
+            "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
+            "anatomy": [a.name for a in anat]}
+    out.with_suffix(".json").write_text(json.dumps(info, indent=1))
+    return info
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--fold", default="all", choices=["all", *L.sources.CASES])
+    ap.add_argument("--steps", type=int, default=2000)
+    ap.add_argument("--batch", type=int, default=12)
+    ap.add_argument("--context", type=int, default=0, help="neighbour slices each side (2.5D); 0 = 2D")
+    ap.add_argument("--base", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=96)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    out = HERE / "model.onnx" if args.fold == "all" else fold_dir() / f"seg_{args.fold}{args.tag}.onnx"
+    info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag)
+    if args.fold == "all":
+        stamp_sha256(HERE / "plugin.toml", info["sha256"])
+        # The same network as TorchScript: gradient saliency and fine-tuning need a differentiable twin.
+        model = UNet2d(in_ch=2 * args.context + 1, base=args.base)
+        model.load_state_dict(torch.load(fold_dir() / f"seg_all{args.tag}.state.pt", weights_only=True))
+        example = torch.zeros(1, 2 * args.context + 1, 128, 128)
+        torch.jit.trace(model.eval(), example).save(str(HERE / "model.pt"))
+        info["sha256_pt"] = sha256_of(HERE / "model.pt")
+        stamp_sha256(HERE / "plugin.toml", info["sha256_pt"], key="extra_weights.saliency")
+        (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
+    print(json.dumps(info))
+
+
+if __name__ == "__main__":
+    main()

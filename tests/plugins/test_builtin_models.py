@@ -1,0 +1,123 @@
+"""The built-in models still do what their model cards say (a fast re-run on a subset of the real data).
+
+Each test runs the shipped ONNX weights through the MedLens engine (``medlens.inference.run_plugin``)
+with the plugin's own ``plugin.toml`` preprocessing, on the subset its ``evaluate.py`` recorded in
+``metrics.json`` (``fast_subset``), and checks the figures stay within a stated tolerance. Skipped, with
+the reason, when the pyradiomics sample study has not been built (``make sample``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from medlens.inference import load_manifest
+from medlens.training.export import sha256_of
+
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+BUILTIN = ("denoise", "lesion_seg", "lesion_cls")
+
+
+def _evaluate_module(plugin: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"medlens_eval_{plugin}", PLUGINS / plugin / "evaluate.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _recorded(plugin: str) -> dict:
+    return json.loads((PLUGINS / plugin / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def real_cases() -> None:
+    from medlens.training.sources import SourceMissingError, sample_paths
+
+    try:
+        sample_paths()
+    except SourceMissingError as exc:
+        pytest.skip(f"real test cases unavailable: {exc}")
+    import torch
+
+    torch.set_num_threads(2)
+
+
+@pytest.mark.parametrize("plugin", BUILTIN)
+def test_manifest_weights_and_card(plugin: str) -> None:
+    folder = PLUGINS / plugin
+    m = load_manifest(folder)
+    assert sha256_of(m.weights_path) == m.weights.sha256
+    for spec in m.extra_weights.values():
+        assert sha256_of(m.path(spec.file)) == spec.sha256
+    assert m.weights_path.stat().st_size <= 20 * 1024 * 1024
+    card = m.model_card_path.read_text(encoding="utf-8")
+    assert "Not for clinical use" in card
+    assert "<!-- metrics:begin -->" in card
+    for script in ("train.py", "evaluate.py"):
+        assert (folder / script).is_file()
+
+
+@pytest.mark.parametrize("plugin", ["lesion_seg", "lesion_cls"])  # the denoiser needs no gradients
+def test_torchscript_twin_computes_what_the_onnx_model_does(plugin: str) -> None:
+    """Saliency and fine-tuning run on the twin, inference on ONNX: they must be one network."""
+    import onnxruntime as ort
+    import torch
+
+    from medlens.inference.saliency.twin import load_twin, twin_spec
+
+    m = load_manifest(PLUGINS / plugin)
+    assert twin_spec(m) is not None
+    twin = load_twin(m)
+    session = ort.InferenceSession(str(m.weights_path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(0).random((2, 1, 96, 128), dtype=np.float32)
+    want = session.run(None, {session.get_inputs()[0].name: x})[0]
+    with torch.no_grad():
+        got = twin(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_denoiser_fast_subset(real_cases: None) -> None:
+    """Model PSNR within 0.3 dB / SSIM within 0.01 of the card; still ahead of tuned NLM on the subset."""
+    ev = _evaluate_module("denoise")
+    rec = _recorded("denoise")["fast_subset"]
+    level = float(rec["level"])
+    tuned = {level: _recorded("denoise")["tuned_classical"]["CT"][str(level)]}
+    got = ev.evaluate(rec["case"], rec["slices"], (level,), tuned)[str(level)]
+    assert got["model"]["psnr"] == pytest.approx(rec["model"]["psnr"], abs=0.3)
+    assert got["model"]["ssim"] == pytest.approx(rec["model"]["ssim"], abs=0.01)
+    assert got["model"]["psnr"] > got["noisy"]["psnr"] + 3.0
+    margin = min(1.0, rec["model"]["psnr"] - rec["nlm"]["psnr"])
+    assert got["model"]["psnr"] >= got["nlm"]["psnr"] + margin - 0.3
+
+
+@pytest.mark.slow
+def test_segmentation_fast_subset(real_cases: None) -> None:
+    """Dice of the shipped U-Net on the recorded slices within 0.05 of the card."""
+    ev = _evaluate_module("lesion_seg")
+    for case, rec in _recorded("lesion_seg")["fast_subset"].items():
+        got, _ = ev.run_model(case, None, tuple(rec["z_range"]))
+        assert got["dice"] == pytest.approx(rec["dice"], abs=0.05), case
+
+
+@pytest.mark.slow
+def test_classifier_fast_subset(real_cases: None) -> None:
+    """Per-slice scores within 0.03 of the card, and the score peaks on a real nodule slice of lung1."""
+    ev = _evaluate_module("lesion_cls")
+    from medlens.training.sources import load_case
+
+    for case, rec in _recorded("lesion_cls")["fast_subset"].items():
+        z0, z1 = rec["z_range"]
+        scores = ev.slice_scores(case, None, (z0, z1))
+        np.testing.assert_allclose(scores, rec["scores"], atol=0.03)
+        label = load_case(case).label
+        assert label is not None
+        lesion_slices = set(np.flatnonzero(label.any(axis=(1, 2))))
+        if int(np.argmax(rec["scores"])) + z0 in lesion_slices:
+            assert int(np.argmax(scores)) + z0 in lesion_slices
