@@ -171,6 +171,9 @@ class AiPanel(QWidget):
         dl.addWidget(self.difference)
         dl.addWidget(self.compare_button)
         rl.addWidget(self.den_box)
+        from medlens.app.saliency_panel import install_explain
+
+        install_explain(self, rl)  # "Explain" (saliency + sanity check) and "Report correction"
         rl.addStretch(1)
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
@@ -578,6 +581,9 @@ class AiPanel(QWidget):
         self._show_result_boxes(None)
         if had_overlay:
             self._redraw()
+        from medlens.app.saliency_panel import results_cleared
+
+        results_cleared(self)  # the saliency map and the report form go with the result
 
     # ======================================================================================
     # navigation and panes
@@ -620,6 +626,9 @@ class AiPanel(QWidget):
         if self.job is not None and self.job.is_running:
             self.job.cancel()
             self.job.wait(wait_s)
+        explain = getattr(self, "explain", None)
+        if explain is not None:
+            explain.shutdown(wait_s)
         self.close_comparison()
 
 
@@ -651,6 +660,10 @@ def install_ai_panel(window: Any, registry: Any = None) -> AiPanel:
     menu.addAction(dock.toggleViewAction())
     menu.addSeparator()
     menu.addAction("Clear AI &results").triggered.connect(panel.clear_results)
+    report = getattr(panel, "report", None)
+    if report is not None:  # "Report correction…" (medlens.app.saliency_panel)
+        menu.addAction(report.action)
+        menu.aboutToShow.connect(report.refresh)
     panel.menu = menu
     panel.run_action = run_action
     return panel

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtGui import QAction
@@ -24,6 +25,7 @@ from PySide6.QtGui import QAction
 from medlens.corrections import CorrectionStore, report_correction
 
 _EDIT_STARTED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_TRACKED: weakref.WeakSet[Any] = weakref.WeakSet()
 
 
 def _registry(window: Any) -> Any:
@@ -76,23 +78,65 @@ def report_from_window(window: Any, store: CorrectionStore | None = None, commen
     )
 
 
-def make_report_action(window: Any, parent: Any = None) -> QAction:
-    """A "Report correction" QAction for the AI dock or a menu; reports with status-bar feedback."""
-    action = QAction("Report &correction", parent or window)
-    action.setToolTip("Store the AI output and your correction locally (no identifiers) for fine-tuning")
+def track_editing(window: Any) -> None:
+    """Time edits from the Segmentation dock's ``editing_changed``; safe to call again (once per dock).
+
+    Call it once the dock exists: the AI dock (and its action) is built before the Segmentation dock.
+    """
     panel = getattr(window, "segmentation", None)
     signal = getattr(panel, "editing_changed", None)
-    if signal is not None:
-        signal.connect(lambda on: on and _EDIT_STARTED.__setitem__(panel, time.monotonic()))
+    if signal is None or panel in _TRACKED:
+        return
+    _TRACKED.add(panel)
+    signal.connect(lambda on: on and _EDIT_STARTED.__setitem__(panel, time.monotonic()))
+
+
+def report_message(store: CorrectionStore, record_id: str) -> str:
+    """The status-bar line after a report: "Correction #3 stored locally (Dice 0.83 vs AI)"."""
+    records = store.records()
+    n = len(records)
+    record = next((r for r in records if r.id == record_id), None)
+    if record is None:
+        return f"Correction #{n} stored locally"
+    if record.dice is not None:
+        what = f"Dice {record.dice:.2f} vs AI"
+    elif record.agree:
+        what = f"agrees with the AI: {record.ai_class}"
+    else:
+        what = f"AI said {record.ai_class}, corrected to {record.corrected_class}"
+    return f"Correction #{n} stored locally ({what})"
+
+
+def make_report_action(
+    window: Any,
+    parent: Any = None,
+    comment: Callable[[], str] | None = None,
+    prepare: Callable[[], None] | None = None,
+) -> QAction:
+    """A "Report correction" QAction for the AI dock or a menu; reports with status-bar feedback.
+
+    ``comment`` supplies the free-text comment, ``prepare`` runs first (e.g. a form copying the
+    verdict into the Segmentation dock); ``action.last_record_id`` is the id of the last report.
+    """
+    action = QAction("Report &correction…", parent or window)
+    action.setToolTip("Store the AI output and your correction locally (no identifiers) for fine-tuning")
+    action.last_record_id = None
+    track_editing(window)
 
     def trigger() -> None:
         show = getattr(window, "show_message", None) or (lambda text: None)
+        action.last_record_id = None
         try:
-            record_id = report_from_window(window)
+            if prepare is not None:
+                prepare()
+            store = CorrectionStore()
+            record_id = report_from_window(window, store, comment=comment() if comment is not None else "")
+            text = report_message(store, record_id)
         except Exception as exc:  # a status line, never a crash of the GUI
-            show(f"Correction not reported: {exc}")
+            show(f"Correction not reported: {' '.join(str(exc).split()) or type(exc).__name__}")
             return
-        show(f"Correction reported ({record_id[:8]}); thank you")
+        action.last_record_id = record_id
+        show(text)
 
     action.triggered.connect(trigger)
     return action

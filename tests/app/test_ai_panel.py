@@ -16,7 +16,7 @@ from PySide6.QtCore import QPoint, Qt
 
 pytestmark = pytest.mark.gui
 
-ih = pytest.importorskip("tests.inference.infer_helpers")
+import tests.inference.infer_helpers as ih  # noqa: E402
 
 
 @pytest.fixture(scope="module")

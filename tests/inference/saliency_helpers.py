@@ -3,7 +3,6 @@ ONNX plugin with a TorchScript twin, and volumes with one blob at a known place.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import warnings
 from pathlib import Path
@@ -15,38 +14,6 @@ from torch import nn
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
 SIDE = 32
-
-
-def import_saliency_deps() -> None:
-    """Import captum and scikit-image with the real ``packaging`` distribution.
-
-    Why: ``tests/packaging/__init__.py`` (the installer tests) is importable as ``packaging`` once
-    pytest puts ``tests/`` on ``sys.path`` (rootdir conftest, prepend import mode), and it shadows
-    the ``packaging`` distribution that captum and scikit-image import at import time. The shadow is
-    put back afterwards so the installer tests still import as before.
-    """
-    import sys
-
-    def owned(name: str) -> bool:
-        return name == "packaging" or name.startswith("packaging.")
-
-    shadow = {k: v for k, v in sys.modules.items() if owned(k)}
-    tests_dir = Path(__file__).resolve().parents[1]
-    saved_path = sys.path[:]
-    for k in shadow:
-        del sys.modules[k]
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != tests_dir]
-    try:
-        import packaging.version  # noqa: F401
-
-        for name in ("captum.attr", "skimage.metrics"):
-            with contextlib.suppress(ImportError):
-                __import__(name)
-    finally:
-        sys.path[:] = saved_path
-        for k in [k for k in sys.modules if owned(k)]:
-            del sys.modules[k]
-        sys.modules.update(shadow)
 
 
 class BlobNet(nn.Module):

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from saliency_helpers import BlobNet, blob_volume, import_saliency_deps, train_blob_net, write_blob_plugin
+from saliency_helpers import BlobNet, blob_volume, train_blob_net, write_blob_plugin
 
 from medlens.inference.discovery import PluginRegistry
 from medlens.inference.errors import InferenceCancelled, InferenceError
 from medlens.inference.saliency import compute_saliency
 
 torch = pytest.importorskip("torch")
-import_saliency_deps()
 pytest.importorskip("captum.attr")
 
 
