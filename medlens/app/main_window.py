@@ -785,6 +785,10 @@ class MainWindow(QMainWindow):
         if self._closed:
             return
         self._closed = True
+        segmentation = getattr(self, "segmentation", None)
+        if segmentation is not None and segmentation.autosave_now() is not None:
+            # unsaved edits survive a plain quit the way they survive a crash: offered at next start
+            log.info("unsaved segmentation kept as an autosave")
         jobs = [j for j in (self._scan_job, self._load_job, self._thumb_job) if j is not None]
         for job in jobs:
             job.cancel()

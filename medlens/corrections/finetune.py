@@ -33,7 +33,12 @@ from medlens.inference.discovery import PluginRegistry, default_registry, user_p
 from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
-from medlens.inference.postprocess import apply_activation, argmax_labels, threshold_labels
+from medlens.inference.postprocess import (
+    apply_activation,
+    argmax_labels,
+    keep_largest_component,
+    threshold_labels,
+)
 from medlens.inference.preprocess import normalize_intensity, resample_to_model, resample_to_source
 from medlens.inference.runner import RunOptions, _channels, predict_dense
 from medlens.inference.saliency.twin import load_twin, twin_spec
@@ -102,7 +107,8 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
         labels = threshold_labels(out, opts.threshold or 0.5, values)
     else:
         labels = argmax_labels(out, values)
-    return resample_to_source(labels, grid, is_label=True)
+    labels = resample_to_source(labels, grid, is_label=True)
+    return keep_largest_component(labels) if opts.keep_largest_component else labels
 
 
 def heldout_dice(m: Manifest, cases: list[_Case], run: Any) -> float:
@@ -110,8 +116,47 @@ def heldout_dice(m: Manifest, cases: list[_Case], run: Any) -> float:
     return float(np.mean([dice(predict_labels(m, c.volume, run) > 0, c.mask > 0) for c in cases]))
 
 
-def _training_arrays(m: Manifest, cases: list[_Case]) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs (N, C, *spatial), targets (N, *spatial) label values) on the model grid."""
+def _patch_shape(m: Manifest, sample_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The training crop: the plugin's patch size, else the sample rounded up to a multiple of 16.
+
+    Why: encoder-decoder networks (U-Nets) only accept sides divisible by 2**depth, and whole
+    resampled slices rarely are (a 0.7 mm 512 x 512 CT slice is 358 x 358 at 1 mm).
+    """
+    if m.input.spatial_shape:
+        return tuple(int(v) for v in m.input.spatial_shape)[-len(sample_shape) :]
+    return tuple(-(-int(s) // 16) * 16 for s in sample_shape)
+
+
+def _crops(
+    x: np.ndarray, y: np.ndarray, patch: tuple[int, ...], rng: np.random.Generator, n_fg: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One random crop of (image (C, *sp), labels (*sp)) plus ``n_fg`` centred on foreground voxels."""
+    pad = [max(0, p - s) for p, s in zip(patch, y.shape, strict=True)]
+    if any(pad):
+        x = np.pad(x, [(0, 0), *[(0, p) for p in pad]], mode="edge")
+        y = np.pad(y, [(0, p) for p in pad])
+    fg = np.argwhere(y > 0)
+    centres = [None] + [fg[rng.integers(len(fg))] for _ in range(n_fg if len(fg) else 0)]
+    out = []
+    for c in centres:
+        if c is None:
+            start = [int(rng.integers(0, s - p + 1)) for s, p in zip(y.shape, patch, strict=True)]
+        else:
+            start = [int(np.clip(ci - p // 2, 0, s - p)) for ci, s, p in zip(c, y.shape, patch, strict=True)]
+        sl = tuple(slice(a, a + p) for a, p in zip(start, patch, strict=True))
+        out.append((x[(slice(None), *sl)], y[sl]))
+    return out
+
+
+def _training_arrays(
+    m: Manifest, cases: list[_Case], seed: int = 0, fg_crops: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs (N, C, *patch), targets (N, *patch) label values): crops on the model grid.
+
+    Every slice (2D) or volume (3D) gives one random crop, and ``fg_crops`` more centred on the
+    corrected region, so the few voxels a user fixed are not drowned in background.
+    """
+    rng = np.random.default_rng(seed)
     xs, ys = [], []
     for c in cases:
         array, _ = resample_to_model(
@@ -124,17 +169,13 @@ def _training_arrays(m: Manifest, cases: list[_Case]) -> tuple[np.ndarray, np.nd
         )
         mask = np.rint(mask).astype(np.int64)
         img = _channels(norm, m.input.num_channels)
-        if m.input.dims == 2:
-            xs += [img[:, z] for z in range(img.shape[1])]
-            ys += [mask[z] for z in range(mask.shape[0])]
-        else:
-            xs.append(img)
-            ys.append(mask)
-    shapes = {x.shape for x in xs}
-    if len(shapes) != 1:  # different crop sizes: pad to the largest
-        target = tuple(max(s[i] for s in shapes) for i in range(len(next(iter(shapes)))))
-        xs = [np.pad(x, [(0, t - s) for s, t in zip(x.shape, target, strict=True)], mode="edge") for x in xs]
-        ys = [np.pad(y, [(0, t - s) for s, t in zip(y.shape, target[1:], strict=True)]) for y in ys]
+        samples = (
+            [(img[:, z], mask[z]) for z in range(mask.shape[0])] if m.input.dims == 2 else [(img, mask)]
+        )
+        for x, y in samples:
+            for cx, cy in _crops(x, y, _patch_shape(m, y.shape), rng, fg_crops):
+                xs.append(cx)
+                ys.append(cy)
     return np.stack(xs).astype(np.float32), np.stack(ys)
 
 
@@ -309,7 +350,7 @@ def finetune_plugin(
     before_run = registry.open_session(plugin_id, None, "cpu").run
     dice_before = heldout_dice(m, held_cases, before_run)
     module = load_twin(m)
-    x, y = _training_arrays(m, train_cases)
+    x, y = _training_arrays(m, train_cases, seed=seed)
     train(module, m, x, y, steps=steps, lr=lr, batch=batch, seed=seed, progress=progress, cancel=cancel)
     check_cancelled(cancel)
 

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 import urllib3
+from pydicom.errors import InvalidDicomError
 from requests.adapters import HTTPAdapter
 
 from .backend import HEADER_KEYWORDS, InstanceSink, ProgressFn, chunks
@@ -312,7 +313,7 @@ class DicomWebBackend:
                             if str(ds.SOPInstanceUID) in wanted:
                                 futures.append(pool.submit(sink, ds))
                             _raise_failed(futures)
-                    except (ValueError, EOFError) as exc:  # a part cut short (pydicom/multipart)
+                    except (ValueError, EOFError, InvalidDicomError) as exc:  # a part cut short
                         raise PacsUnreachable(
                             f"retrieve: the transfer from PACS {self.server.name!r} "
                             f"ended early or arrived garbled ({exc})"

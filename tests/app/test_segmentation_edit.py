@@ -220,6 +220,20 @@ def test_autosave_and_recovery_bar(window, ct_volume, qtbot, tmp_path: Path) -> 
     assert not any((tmp_path / "data" / "autosave").iterdir())  # cleaned up after a save
 
 
+def test_quitting_with_unsaved_edits_keeps_them_for_the_next_start(window, ct_volume, tmp_path: Path) -> None:
+    from medlens.viewer.edit.autosave import list_autosaves, load_autosave
+
+    ct_volume.meta.series_uid = "1.2.826.0.1.3680043.8.498.78"
+    panel = setup_editing(window, ct_volume)
+    panel.editor.paint_stroke([(40.0, 30.0, 12.0), (60.0, 40.0, 12.0)], slice_axis=2)
+    edited = panel.label_map.array.copy()
+    assert not list_autosaves()  # the 30 s timer has not fired yet
+    window.close()  # a plain quit, no save
+    records = list_autosaves()
+    assert len(records) == 1 and records[0].series_uid == ct_volume.meta.series_uid
+    np.testing.assert_array_equal(load_autosave(records[0], ct_volume).array, edited)
+
+
 def test_classification_verdict_saved_as_json(window, ct_volume, tmp_path: Path) -> None:
     import json
     from types import SimpleNamespace

@@ -22,23 +22,115 @@ from typing import Any
 from medlens.inference.errors import InferenceError
 
 _PART = re.compile(r"^(.*)\((.*)\)$")
+_TRANSPARENT = ("SELF", "UNKNOWN_INSTANCE")  # another method of the same module / a plain function
+
+Piece = tuple[str, str]  # (attribute name, module type name) as TorchScript records a call
 
 
-def _module_path(node: Any) -> str:
-    """'features.6.2' from a hierarchy such as 'SELF(Net).features(Sequential).6(Sequential).2(ReLU)'.
+def _pieces(node: Any) -> list[Piece]:
+    """[('unet', 'UNet2d'), ('2', 'Sequential')] from 'unet(UNet2d).2(Sequential)'.
 
-    ``SELF`` marks a call of another method of the same module (``forward`` calling ``evidence``),
-    ``UNKNOWN_INSTANCE`` a plain function; neither is a submodule name.
+    TorchScript records one piece per *called* module, so containers that are never called
+    (``ModuleList``, ``ModuleDict``) leave no piece: ``dec[2]`` and ``down[2]`` both appear as
+    ``2(Sequential)``. :func:`_locate_call` resolves that ambiguity by call order.
     """
     hierarchy = node.getModuleHierarchy()
-    parts: list[str] = []
+    pieces: list[Piece] = []
     for piece in hierarchy.split(".") if hierarchy else []:
         match = _PART.match(piece)
         if not match:
             break
-        if match.group(1) not in ("SELF", "UNKNOWN_INSTANCE"):  # a method of the same module / a function
-            parts.append(match.group(1))
-    return ".".join(parts)
+        if match.group(1) not in _TRANSPARENT:
+            pieces.append((match.group(1), match.group(2)))
+    return pieces
+
+
+def _module_path(node: Any) -> str:
+    """'features.6.2' from a hierarchy such as 'SELF(Net).features(Sequential).6(Sequential).2(ReLU)'."""
+    return ".".join(name for name, _ in _pieces(node))
+
+
+def _attr_path(value: Any, self_value: Any) -> list[str] | None:
+    """The attribute chain ``self.a.b`` that produced ``value`` (GetAttr nodes), or None."""
+    names: list[str] = []
+    while True:
+        if value.unique() == self_value.unique():
+            return names[::-1]
+        node = value.node()
+        if node.kind() != "prim::GetAttr":
+            return None
+        names.append(node.s("name"))
+        value = node.input()
+
+
+def _locate_call(
+    module: Any, method: str, parts: list[str], counts: dict[Piece, int] | None = None
+) -> list[tuple[Piece, int]] | None:
+    """Where ``parts`` (e.g. ['unet', 'dec', '2']) is called: per level, its piece and its occurrence.
+
+    The occurrence is how many calls with the same piece came before it at that level (``down[2]``
+    runs before ``dec[2]``, both ``2(Sequential)``), read from the un-inlined graphs, where each call
+    still names its full attribute chain. Calls to another method of the same module are followed
+    and counted at the same level, as the inlined hierarchy does.
+    """
+    counts = {} if counts is None else counts
+    graph = module._c._get_method(method).graph  # ``module.forward`` may be a Python wrapper
+    self_value = next(iter(graph.inputs()))
+    for node in graph.nodes():  # top level only: calls inside if/loop blocks are not located
+        if node.kind() != "prim::CallMethod":
+            continue
+        path = _attr_path(node.inputsAt(0), self_value)
+        if path is None:
+            continue
+        if not path:  # self.other_method(...)
+            found = _locate_call(module, node.s("name"), parts, counts)
+            if found:
+                return found
+            continue
+        callee = module
+        for name in path:
+            callee = getattr(callee, name)
+        piece = (path[-1], str(getattr(callee, "original_name", type(callee).__name__)))
+        occurrence = counts.get(piece, 0)
+        counts[piece] = occurrence + 1
+        if path == parts[: len(path)]:
+            here = (piece, occurrence)
+            if len(path) == len(parts):
+                return [here]
+            rest = _locate_call(callee, node.s("name"), parts[len(path) :])
+            if rest:
+                return [here, *rest]
+    return None
+
+
+def _last_node_of(graph: Any, levels: list[tuple[Piece, int]]) -> Any:
+    """The last node with one tensor output executed inside the call ``levels`` names (inlined graph)."""
+    depth = len(levels)
+    runs = [0] * depth  # runs of the level's piece seen inside the current parent call
+    previous: list[Piece | None] = [None] * depth  # piece at the level of the last node in the parent
+    last = None
+    for node in graph.nodes():
+        if node.kind() == "prim::Constant":  # inlining hoists constants out of order: not a call's work
+            continue
+        pieces = _pieces(node)
+        inside = 0  # how many levels of the target this node is inside
+        for level, (piece, occurrence) in enumerate(levels):
+            if pieces[:level] != [p for p, _ in levels[:level]] or (level and inside < level):
+                break
+            current = pieces[level] if len(pieces) > level else None
+            if current != previous[level]:
+                if current == piece:
+                    runs[level] += 1
+                    for deeper in range(level + 1, depth):
+                        runs[deeper], previous[deeper] = 0, None
+                previous[level] = current
+            if current == piece and runs[level] == occurrence + 1:
+                inside = level + 1
+            else:
+                break
+        if inside == depth and node.outputsSize() == 1 and node.output().type().kind() == "TensorType":
+            last = node
+    return last
 
 
 def split_at_layer(module: Any, layer: str) -> Callable[[Any], tuple[Any, Any]]:
@@ -49,22 +141,15 @@ def split_at_layer(module: Any, layer: str) -> Callable[[Any], tuple[Any, Any]]:
         graph = module.forward.graph.copy()
     except AttributeError as exc:
         raise InferenceError("GradCAM graph split needs a TorchScript module") from exc
+    levels = _locate_call(module, "forward", layer.split("."))
     torch._C._jit_pass_inline(graph)
-    last = None
-    for node in graph.nodes():
-        path = _module_path(node)
-        if (
-            (path == layer or path.startswith(layer + "."))
-            and node.outputsSize() == 1
-            and node.output().type().kind() == "TensorType"
-        ):
-            last = node
+    last = _last_node_of(graph, levels) if levels else None
     if last is None:
         names = sorted({p for p in (_module_path(n) for n in graph.nodes()) if p})
         hint = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
         raise InferenceError(
-            f"saliency target layer {layer!r} not found on the top level of the TorchScript graph "
-            f"(layers seen: {hint or 'none'})"
+            f"saliency target layer {layer!r} is not a module called on the top level of the TorchScript "
+            f"graph (modules seen, containers left out: {hint or 'none'})"
         )
     outputs = list(graph.outputs())
     if len(outputs) != 1:
