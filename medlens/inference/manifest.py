@@ -160,6 +160,9 @@ class OutputSpec(_Strict):
     channel_def: dict[str, str] = Field(default_factory=dict)
     class_names: list[str] = Field(default_factory=list)
     labels: list[LabelSpec] = Field(default_factory=list)
+    # Study-level probability of a slice-wise (2D) classifier: the mean over slices suits classes
+    # that describe the whole series; "max" suits detectors ("lesion present" on any slice).
+    study_aggregation: Literal["mean", "max"] = "mean"
 
 
 class SaliencySpec(_Strict):

@@ -404,6 +404,6 @@ def _classify(
                 progress(min(first + batch, nz), nz)
         per_slice = np.concatenate(slices)
         result.slice_probabilities = per_slice
-        probs = per_slice.mean(axis=0)
+        probs = per_slice.max(axis=0) if m.output.study_aggregation == "max" else per_slice.mean(axis=0)
     result.probabilities = {name: float(p) for name, p in zip(m.output.class_names, probs, strict=True)}
     return result

@@ -150,6 +150,30 @@ def test_classification(make_plugin: Callable[..., Path], tmp_path: Path, dims: 
         assert result.probabilities["bright"] == pytest.approx(0.5, abs=0.01)
 
 
+def test_detector_reports_the_most_suspicious_slice_for_the_study(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``study_aggregation = "max"``: one bright slice in ten makes the study positive."""
+    make_plugin(
+        "det",
+        TinyClassifier(),
+        task="classification",
+        dims=2,
+        input_extra="spatial_shape = [6, 6]",
+        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
+        'study_aggregation = "max"',
+    )
+    array = np.zeros((10, 10, 10), np.float32)
+    array[7] = 1.0
+    volume = Volume(array, meta=VolumeMeta(modality="CT"))
+    result = run_plugin("det", volume, registry=registry_for(tmp_path / "plugins"))
+    assert result.slice_probabilities is not None
+    per_slice = result.slice_probabilities[:, 1]
+    assert int(np.argmax(per_slice)) == 7
+    assert result.probabilities["bright"] == pytest.approx(per_slice.max()) and per_slice.max() > 0.95
+    assert per_slice.mean() < 0.2  # the mean would have called this study normal
+
+
 def test_2d_segmentation_runs_slice_by_slice(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
     class Thresh2d(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
