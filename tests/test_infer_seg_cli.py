@@ -81,3 +81,34 @@ def test_infer_dicom_seg_needs_a_dicom_series(tmp_path: Path, plugin_env, capsys
     err = capsys.readouterr().err.strip()
     assert code != 0 and "DICOM series" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "seg.dcm").exists()
+
+
+def test_infer_classification_writes_a_dicom_sr(tmp_path: Path, plugin_env, capsys) -> None:
+    """A slice-wise classifier on a DICOM series, ``--out ai.dcm``: an SR pointing at the top slice."""
+    from infer_helpers import TinyClassifier
+
+    from medlens.viewer.io.dicom_sr import read_classification_sr
+
+    write_plugin(
+        tmp_path / "plugins",
+        "cls2d",
+        TinyClassifier(),
+        task="classification",
+        dims=2,
+        input_extra="spatial_shape = [6, 6]",
+        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
+        'study_aggregation = "max"',
+    )
+    series = tmp_path / "ct"
+    arr = np.zeros((5, 12, 12), np.int16)
+    arr[3] = 2  # "bright" only on slice 3 (normalisation none: raw values; surer than "normal" anywhere)
+    write_dicom_series(Volume(arr, meta=VolumeMeta(modality="CT")), series, SeriesIdentity(seed="sr-cli"))
+    vol = load_series(scan(series).series[0])
+    out = tmp_path / "ai.dcm"
+    assert main(["infer", "--plugin", "cls2d", str(series), "--out", str(out)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    report = read_classification_sr(out)
+    assert report.plugin == "cls2d" and report.predicted == "bright"
+    assert report.referenced_series_uid == vol.meta.series_uid
+    assert report.peak_slice_sop_uid == vol.meta.sop_instance_uids[3]
+    assert report.agree is None  # the AI alone: no reader verdict yet

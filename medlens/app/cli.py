@@ -287,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out",
         required=True,
-        help="label map or image (.nii.gz, .nrrd); .dcm = DICOM SEG of a DICOM series; .json for classes",
+        help="label map or image (.nii.gz, .nrrd); .json for classes; .dcm on a DICOM series: SEG / SR",
     )
     p.set_defaults(func=cmd_infer)
 

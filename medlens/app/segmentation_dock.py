@@ -642,8 +642,10 @@ class SegmentationPanel(QWidget):
             self.window.show_message("No AI classification to judge")
             return None
         volume = self.window.volume
+        plugin_id = str(getattr(result, "plugin_id", ""))
         decision = ClassificationDecision(
-            plugin=str(getattr(result, "plugin_id", "")),
+            plugin=plugin_id,
+            plugin_version=self._plugin_version(plugin_id),
             predicted=max(probs, key=probs.__getitem__),
             agree=agree,
             corrected_class=corrected_class,
@@ -653,13 +655,53 @@ class SegmentationPanel(QWidget):
             if volume is not None and volume.meta.source_files
             else "",
         )
-        out = save_decision(decision, path)
+        if Path(path).suffix.lower() == ".dcm":  # a DICOM SR that a PACS can archive with the study
+            out = self._save_decision_sr(decision, result, path)
+            if out is None:
+                return None
+        else:
+            out = save_decision(decision, path)
         self.window.show_message(f"Saved verdict ({decision.final_class}) to {out}")
         return out
 
+    def _plugin_version(self, plugin_id: str) -> str:
+        ai = getattr(self.window, "ai", None)
+        try:
+            return str(ai.registry.manifest(plugin_id).version) if ai is not None else ""
+        except Exception:  # an unknown plugin (a result made elsewhere): no version to record
+            return ""
+
+    def _save_decision_sr(
+        self, decision: ClassificationDecision, result: Any, path: str | Path
+    ) -> Path | None:
+        from medlens.viewer.io import LoadError
+        from medlens.viewer.io.dicom_sr import write_classification_sr
+
+        per_slice = getattr(result, "slice_probabilities", None)
+        names = list(decision.probabilities)
+        scores = None
+        if per_slice is not None and decision.predicted in names:
+            scores = [float(v) for v in per_slice[:, names.index(decision.predicted)]]
+        try:
+            return write_classification_sr(
+                self.window.volume,
+                path,
+                plugin=decision.plugin,
+                plugin_version=decision.plugin_version,
+                probabilities=decision.probabilities,
+                slice_probabilities=scores,
+                agree=decision.agree,
+                final_class=decision.final_class,
+            )
+        except (LoadError, OSError, ValueError) as exc:
+            self.window.show_message(f"Verdict not saved: {user_message(exc)}")
+            return None
+
     def _decision_dialog(self) -> None:
         agree = self.agree_box.currentIndex() == 0
-        path, _ = QFileDialog.getSaveFileName(self, "Save verdict", "verdict.json", "JSON (*.json)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save verdict", "verdict.json", "JSON (*.json);;DICOM SR, for the PACS (*.dcm)"
+        )
         if path:
             try:
                 self.save_decision_to(path, agree, None if agree else self.class_box.currentText())

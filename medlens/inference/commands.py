@@ -16,7 +16,7 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.fileio import read_volume, write_array
 from medlens.inference.runner import RunOptions, run_plugin
 from medlens.inference.runtimes import get_runtime
-from medlens.inference.seg_output import read_dicom_series, wants_dicom_seg, write_seg
+from medlens.inference.seg_output import read_dicom_series, wants_dicom_seg, write_seg, write_sr
 
 
 def _device(entry: PluginEntry) -> str:
@@ -92,14 +92,19 @@ def run_infer(
     """Run a plugin on a file or DICOM folder and write the result; returns a summary to print.
 
     Segmentation writes the label map, denoising the new image (both in the format the suffix of
-    ``out_path`` names, e.g. ``.nii.gz`` or ``.nrrd``); classification writes JSON.
+    ``out_path`` names, e.g. ``.nii.gz`` or ``.nrrd``); classification writes JSON. ``.dcm`` on a
+    DICOM series: a DICOM SEG (segmentation) or a DICOM SR (classification) referencing it.
     """
     registry = registry or default_registry()
     manifest = registry.manifest(plugin_id)
-    as_seg = wants_dicom_seg(out_path)  # .dcm: a DICOM SEG referencing the input series
-    if as_seg and manifest.task != "segmentation":
-        raise InferenceError(f"--out *.dcm writes a DICOM SEG; plugin {plugin_id} does {manifest.task}")
-    volume = read_dicom_series(input_path) if as_seg else read_volume(input_path)
+    as_dicom = wants_dicom_seg(out_path)  # .dcm: DICOM SEG / SR referencing the input series
+    if as_dicom and manifest.task == "denoising":
+        raise InferenceError(
+            f"--out *.dcm writes a DICOM SEG (segmentation) or SR (classification); plugin {plugin_id} "
+            "denoises: write .nii.gz or .nrrd"
+        )
+    as_seg = as_dicom and manifest.task == "segmentation"
+    volume = read_dicom_series(input_path) if as_dicom else read_volume(input_path)
     result = run_plugin(plugin_id, volume, options, registry=registry, progress=progress, cancel=cancel)
     out = Path(out_path)
     lines: list[str] = []
@@ -114,8 +119,11 @@ def run_infer(
             "warnings": result.warnings,
             "note": "not for clinical use",
         }
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(jsonlib.dumps(payload, indent=2), encoding="utf-8")
+        if as_dicom:
+            write_sr(result, manifest, volume, out)
+        else:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(jsonlib.dumps(payload, indent=2), encoding="utf-8")
         best = max(result.probabilities, key=result.probabilities.__getitem__)
         lines.append(f"{best}: {result.probabilities[best]:.3f}")
     elif manifest.task == "segmentation":

@@ -1,6 +1,7 @@
-"""``medlens infer ... --out seg.dcm``: a segmentation written as DICOM SEG on its source series.
+"""``medlens infer ... --out seg.dcm``: a segmentation as DICOM SEG (a classification as DICOM SR)
+on its source series.
 
-A DICOM SEG is only meaningful next to the images it segments: it references their SOP instances
+A DICOM SEG (or SR) is only meaningful next to the images it segments: it references their SOP instances
 and frame of reference. So the input must be a DICOM series read with its per-slice headers (the
 viewer's reader), and anything else is refused up front with one line, before the model runs.
 """
@@ -8,6 +9,7 @@ viewer's reader), and anything else is refused up front with one line, before th
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from medlens.inference.errors import InferenceError
 from medlens.viewer.model import LabelMap, Volume
@@ -29,15 +31,15 @@ def read_dicom_series(path: str | Path) -> Volume:
     try:
         volumes, _scan = load(path)
     except LoadError as exc:
-        raise InferenceError(f"--out *.dcm (DICOM SEG) needs a DICOM series as input: {exc}") from exc
+        raise InferenceError(f"--out *.dcm (DICOM SEG / SR) needs a DICOM series as input: {exc}") from exc
     dicom = [v for v in volumes if v.meta.sop_instance_uids and len(v.meta.source_files) == v.array.shape[0]]
     if not dicom:
         raise InferenceError(
-            f"--out *.dcm writes a DICOM SEG, which needs a DICOM series as input; {path} is not one"
+            f"--out *.dcm writes a DICOM SEG / SR, which needs a DICOM series as input; {path} is not one"
         )
     if len(dicom) > 1:
         raise InferenceError(
-            f"{path} holds {len(dicom)} DICOM series; pass the folder of one series for a DICOM SEG"
+            f"{path} holds {len(dicom)} DICOM series; pass the folder of one series for a DICOM SEG / SR"
         )
     return dicom[0]
 
@@ -52,4 +54,27 @@ def write_seg(label_map: LabelMap, volume: Volume, out_path: str | Path, algorit
         raise InferenceError(f"cannot write the DICOM SEG {out_path}: {exc}") from exc
 
 
-__all__ = ["read_dicom_series", "wants_dicom_seg", "write_seg"]
+def write_sr(result: Any, manifest: Any, volume: Volume, out_path: str | Path) -> Path:
+    """Write an AI classification as a DICOM SR on ``volume`` (the predicted class's slice scores)."""
+    from medlens.viewer.io import LoadError
+    from medlens.viewer.io.dicom_sr import write_classification_sr
+
+    probs = dict(result.probabilities)
+    per_slice = None
+    if result.slice_probabilities is not None:
+        best = list(probs).index(max(probs, key=probs.__getitem__))
+        per_slice = [float(v) for v in result.slice_probabilities[:, best]]
+    try:
+        return write_classification_sr(
+            volume,
+            out_path,
+            plugin=manifest.id,
+            plugin_version=manifest.version,
+            probabilities=probs,
+            slice_probabilities=per_slice,
+        )
+    except (ValueError, OSError, LoadError) as exc:
+        raise InferenceError(f"cannot write the DICOM SR {out_path}: {exc}") from exc
+
+
+__all__ = ["read_dicom_series", "wants_dicom_seg", "write_seg", "write_sr"]

@@ -252,3 +252,38 @@ def test_classification_verdict_saved_as_json(window, ct_volume, tmp_path: Path)
     payload = json.loads(out.read_text())
     assert payload["predicted"] == "bright" and payload["final_class"] == "normal"
     assert payload["plugin"] == "cls" and payload["agree"] is False
+
+
+def test_classification_verdict_saved_as_dicom_sr(window, ct_volume, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from medlens.viewer.io import load_series, scan
+    from medlens.viewer.io.dicom_sr import read_classification_sr
+    from medlens.viewer.io.dicom_write import SeriesIdentity, write_dicom_series
+
+    write_dicom_series(ct_volume, tmp_path / "ct", SeriesIdentity(seed="verdict-sr"))
+    dicom = load_series(scan(tmp_path / "ct").series[0])
+    window.show_volume(dicom)
+    n = dicom.array.shape[0]
+    scores = np.full((n, 2), 0.5)
+    scores[:, 1] = np.linspace(0.1, 0.6, n)
+    scores[n // 2, 1] = 0.95  # the most suspicious slice
+    window.ai.last_result = SimpleNamespace(
+        task="classification",
+        plugin_id="cls",
+        probabilities={"normal": 0.05, "bright": 0.95},
+        class_names=["normal", "bright"],
+        slice_probabilities=scores,
+    )
+    panel = window.segmentation
+    panel.ai_result_ready(window.ai.last_result)
+    out = panel.save_decision_to(tmp_path / "verdict.dcm", agree=True)
+    report = read_classification_sr(out)
+    assert report.predicted == "bright" and report.agree is True and report.final_class == "bright"
+    assert report.peak_slice_sop_uid == dicom.meta.sop_instance_uids[n // 2]
+    assert report.referenced_series_uid == dicom.meta.series_uid
+    # a volume that was not read from DICOM cannot carry an SR: a message, nothing written
+    window.show_volume(ct_volume)
+    panel.ai_result_ready(window.ai.last_result)
+    assert panel.save_decision_to(tmp_path / "other.dcm", agree=True) is None
+    assert not (tmp_path / "other.dcm").exists()
