@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from medlens.training import noise, sources
+from medlens.training.cards import write_metrics_block
 from medlens.training.engine import registry_for
 from medlens.training.metrics import psnr, ssim
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -155,10 +155,7 @@ def write_card_tables(m: dict) -> None:
             f = {k: f"{v['psnr']:.2f} / {v['ssim']:.3f}" for k, v in r.items()}
             rows.append(f"| {case} | {float(level):g} {unit} | {f['noisy']} | {f['gaussian']} | {f['nlm']} | "
                         f"**{f['model']}** | {r['model']['psnr'] - r['nlm']['psnr']:+.2f} |")
-    text = (HERE / "MODEL_CARD.md").read_text(encoding="utf-8")
-    block = "<!-- metrics:begin -->\n" + "\n".join(rows) + "\n<!-- metrics:end -->"
-    text = re.sub(r"<!-- metrics:begin -->.*?<!-- metrics:end -->", lambda _: block, text, flags=re.S)
-    card.write_text(text, encoding="utf-8")
+    write_metrics_block(card, rows)
 
 
 def main() -> None:

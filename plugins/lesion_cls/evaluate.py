@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from scipy import ndimage
 
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training import sources
+from medlens.training.cards import write_metrics_block
 from medlens.training.cases import case_volume
 from medlens.training.engine import registry_for
 from medlens.training.metrics import (
@@ -189,10 +189,7 @@ def write_card_tables(m: dict) -> None:
                 f"{q['specificity']:.2f} | | **{q['pointing_ig']:.2f}** | {q['pointing_cam']:.2f} |")
     rows.append("")
     rows.append(f"ECE (10 bins, pooled real slices): **{q['ece']:.3f}**")
-    text = card.read_text(encoding="utf-8")
-    block = "<!-- metrics:begin -->\n" + "\n".join(rows) + "\n<!-- metrics:end -->"
-    text = re.sub(r"<!-- metrics:begin -->.*?<!-- metrics:end -->", lambda _: block, text, flags=re.S)
-    card.write_text(text, encoding="utf-8")
+    write_metrics_block(card, rows)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 from pathlib import Path
 
 import numpy as np
 
 from medlens.training import baseline, lesion_data, sources
+from medlens.training.cards import write_metrics_block
 from medlens.training.cases import case_volume, spacing_zyx
 from medlens.training.engine import registry_for
 from medlens.training.metrics import dice, hd95
@@ -122,10 +122,7 @@ def write_card_tables(metrics: dict) -> None:
     rows.append(f"| **mean** | **{m['cv_dice']:.3f}** | {m['cv_hd95_mm']:.1f} | "
                 f"**{m['baseline_dice']:.3f}** | "
                 f"{m['baseline_hd95_mm']:.1f} | {m['shipped_dice']:.3f} |")
-    text = card.read_text(encoding="utf-8")
-    block = "<!-- metrics:begin -->\n" + "\n".join(rows) + "\n<!-- metrics:end -->"
-    text = re.sub(r"<!-- metrics:begin -->.*?<!-- metrics:end -->", lambda _: block, text, flags=re.S)
-    card.write_text(text, encoding="utf-8")
+    write_metrics_block(card, rows)
 
 
 def main() -> None:
