@@ -156,6 +156,9 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
     path = _require_path(args.path)
     volumes, scan = _load_all(path)
     volume = _pick_volume(volumes, scan, path, args.series or (1 if len(volumes) > 1 else None))
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        # no screen: render with OSMesa straight away instead of VTK failing on X first (a warning)
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkOSOpenGLRenderWindow")
     from ..viewer.render import render_screenshot
 
     window = None
