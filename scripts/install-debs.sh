@@ -7,7 +7,8 @@ pkgs=(xvfb xauth libosmesa6 libgl1 libegl1 libgl1-mesa-dri libglx-mesa0 libxkbco
       libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-randr0
       libxcb-shape0 libxcb-xkb1 libx11-xcb1 libfontconfig1
       mricron-data  # Colin27 T1 + brain mask: the deepbet adapter's Dice test
-      orthanc orthanc-dicomweb iproute2 util-linux)  # a real PACS for the tests, in a private netns
+      orthanc orthanc-dicomweb iproute2 util-linux  # a real PACS for the tests, in a private netns
+      socat)  # the TLS front of that PACS in the HTTPS tests
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -51,7 +51,13 @@ def safe_url(url: str) -> str:
 
 
 class _TimeoutSession(requests.Session):
-    """A session with a default timeout: ``requests`` has none, and a dead PACS would hang us."""
+    """A session with a default timeout (``requests`` has none, and a dead PACS would hang us) whose
+    TLS setting is passed with every request.
+
+    Why per request: ``requests`` lets ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` from the
+    environment override ``session.verify``, so a server's own CA bundle (or verification turned
+    off) was silently ignored wherever those variables are set (they are on this machine).
+    """
 
     def __init__(self, timeout: float) -> None:
         super().__init__()
@@ -59,6 +65,8 @@ class _TimeoutSession(requests.Session):
 
     def request(self, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         kwargs.setdefault("timeout", self.default_timeout)
+        if self.verify is not True:  # a CA file or False: what this server's entry says
+            kwargs.setdefault("verify", self.verify)
         return super().request(*args, **kwargs)
 
 

@@ -17,11 +17,13 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import requests
+import urllib3
 
 DICOMWEB_PLUGIN = Path("/usr/share/orthanc/plugins/libOrthancDicomWeb.so")
 ORTHANC_AET = "ORTHANC"
@@ -78,13 +80,21 @@ class LocalOrthanc:
     modalities: dict[str, int] = field(default_factory=dict)
     aet: str = ORTHANC_AET
     nodelay: bool = True
+    # Certificate + private key (PEM): serve HTTPS on ``tls_port`` through a socat TLS front.
+    # Why not Orthanc's own "SslEnabled": Debian's Orthanc 1.10.1 segfaults on every TLS handshake
+    # here (measured, RSA and EC keys alike); hospitals often terminate TLS in a proxy anyway.
+    tls_pem: Path | None = None
+    tls_port: int = 0
     http_port: int = 0
     dicom_port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    tls_process: subprocess.Popen[bytes] | None = None
     _own_root: bool = False
 
     @property
     def url(self) -> str:
+        if self.tls_pem is not None:
+            return f"https://127.0.0.1:{self.tls_port}"
         return f"http://127.0.0.1:{self.http_port}"
 
     @property
@@ -153,6 +163,18 @@ class LocalOrthanc:
         self.process = subprocess.Popen(
             ["Orthanc", str(cfg)], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root
         )
+        if self.tls_pem is not None and (self.tls_process is None or self.tls_process.poll() is not None):
+            if shutil.which("socat") is None:
+                self.stop()
+                raise OrthancUnavailable("socat is not installed (the TLS front): apt-get install socat")
+            self.tls_port = self.tls_port or free_port()
+            front = (
+                f"OPENSSL-LISTEN:{self.tls_port},bind=127.0.0.1,reuseaddr,fork,"
+                f"cert={self.tls_pem},verify=0"
+            )
+            self.tls_process = subprocess.Popen(
+                ["socat", front, f"TCP:127.0.0.1:{self.http_port}"], stdout=log, stderr=subprocess.STDOUT
+            )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -162,7 +184,11 @@ class LocalOrthanc:
                     f"see {self.root / 'orthanc.log'}"
                 )
             try:
-                if requests.get(f"{self.url}/system", auth=self.auth, timeout=1).ok:
+                # readiness only: whether clients trust the certificate is what the tests check
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    ready = requests.get(f"{self.url}/system", auth=self.auth, timeout=1, verify=False)
+                if ready.ok:
                     return self
             except requests.RequestException:
                 pass
@@ -177,6 +203,10 @@ class LocalOrthanc:
             self.process.wait(5)
 
     def stop(self, timeout: float = 5.0) -> None:
+        front, self.tls_process = self.tls_process, None
+        if front is not None and front.poll() is None:
+            front.terminate()
+            front.wait(timeout)
         proc, self.process = self.process, None
         if proc is not None and proc.poll() is None:
             proc.terminate()
