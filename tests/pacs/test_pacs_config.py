@@ -39,3 +39,95 @@ def test_unknown_server_and_bad_auth_are_clear(tmp_path: Path) -> None:
         ServerConfig("c", auth="kerberos")
     data = json.loads((tmp_path / "pacs.json").read_text())
     assert data["servers"][0]["ae_title"] == "X"
+
+
+class _MemoryKeyring:
+    """A real ``keyring`` backend kept in memory (the OS keyrings need a desktop session)."""
+
+    def __init__(self) -> None:
+        import keyring.backend
+
+        class Backend(keyring.backend.KeyringBackend):
+            priority = 10  # type: ignore[assignment]
+
+            def __init__(self) -> None:
+                super().__init__()
+                self.store: dict[tuple[str, str], str] = {}
+
+            def get_password(self, service: str, username: str) -> str | None:
+                return self.store.get((service, username))
+
+            def set_password(self, service: str, username: str, password: str) -> None:
+                self.store[(service, username)] = password
+
+            def delete_password(self, service: str, username: str) -> None:
+                import keyring.errors
+
+                if self.store.pop((service, username), None) is None:
+                    raise keyring.errors.PasswordDeleteError(username)
+
+        self.backend = Backend()
+
+
+def test_secrets_go_to_the_os_keyring_when_there_is_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import keyring
+
+    memory = _MemoryKeyring().backend
+    previous = keyring.get_keyring()
+    keyring.set_keyring(memory)
+    monkeypatch.delenv("MEDLENS_PACS_SECRETS", raising=False)
+    try:
+        reg = ServerRegistry(tmp_path)  # "auto": a keyring with priority > 0 is used
+        assert reg.secrets.backend == "keyring"
+        reg.save(
+            ServerConfig("main", dicomweb_url="https://pacs.example/dicom-web", auth="bearer"), "tok-123"
+        )
+        assert reg.secret("main") == "tok-123"
+        assert list(memory.store.values()) == ["tok-123"]
+        assert not (tmp_path / "pacs-secrets.json").exists()  # nothing on disk
+        assert "tok-123" not in (tmp_path / "pacs.json").read_text()
+        reg.remove("main")
+        assert memory.store == {} and reg.secret("main") is None
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_bearer_token_is_sent_and_never_shown(tmp_path: Path) -> None:
+    """A bearer-token server: the header reaches the server; a refusal does not show the token."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from medlens.pacs.backend import connect
+    from medlens.pacs.errors import PacsAuthError
+    from medlens.pacs.records import QueryFilters
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            ok = self.headers.get("Authorization") == "Bearer good-token"
+            body = b"[]" if ok else b""
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/dicom+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/dicom-web"
+        server = ServerConfig("tok", dicomweb_url=url, auth="bearer", timeout_s=5)
+        assert connect(server, "good-token", "dicomweb").find_studies(QueryFilters(modality="CT")) == []
+        assert seen[-1] == "Bearer good-token"
+        with pytest.raises(PacsAuthError) as info:
+            connect(server, "wrong-token", "dicomweb").find_studies(QueryFilters(modality="CT"))
+        assert "wrong-token" not in str(info.value) and "401" in str(info.value)
+    finally:
+        httpd.shutdown()
