@@ -159,14 +159,14 @@ def retrieve_series(
             backend.fetch_instances(
                 study_uid, series_uid, missing, sink, cancel, whole_series=not cached, sop_classes=sop_classes
             )
-        if cancel is not None and cancel.is_set():
-            error = RetrieveCancelled("retrieve cancelled")
     except PacsError as exc:
         error = exc
     finally:
         cache.remove_partials()
     on_disk = cache.have() & set(expected)
     result.received = len(on_disk)
+    if error is None and cancel is not None and cancel.is_set() and result.received < len(expected):
+        error = RetrieveCancelled("retrieve cancelled")  # (a cancel after the last instance is no cancel)
     complete = error is None and result.received >= len(expected)
     cache.write_manifest(expected, complete=complete)
     if assembler is not None:

@@ -112,3 +112,40 @@ def test_connection_cut_then_resume(fragile_pacs: LocalOrthanc, protocol: str, t
     assert done.volume is not None and done.volume.meta.complete
     np.testing.assert_array_equal(done.volume.array, source.array)
     assert json.loads((done.directory / MANIFEST).read_text())["complete"] is True
+
+
+@pytest.mark.parametrize("protocol", ["dicomweb", "dimse"])
+def test_cancel_keeps_what_arrived_and_the_next_retrieve_resumes(
+    orthanc: LocalOrthanc, server_config: ServerConfig, protocol: str, tmp_path: Path
+) -> None:
+    import threading
+
+    from medlens.pacs.retrieve import RetrieveCancelled
+
+    # The DICOMweb stream must outgrow the loopback buffers (~36 MB) or it has all arrived before the
+    # cancel; C-GET waits for each acknowledgement, so small is enough there.
+    source = (
+        make_volume(slices=100, size=512, seed=11) if protocol == "dicomweb" else make_volume(30, 128, 11)
+    )
+    files = write_series(tmp_path / "ct", source, seed=f"cancel-{protocol}")
+    pacs = connect(server_config, PASSWORD, protocol)
+    pacs.store(files)
+    head = pydicom.dcmread(files[0], stop_before_pixels=True)
+    study_uid, series_uid = str(head.StudyInstanceUID), str(head.SeriesInstanceUID)
+    cancel = threading.Event()
+
+    def cancel_after_a_few(done: int, _total: int) -> None:
+        if done >= 5:
+            cancel.set()  # the user pressed Cancel
+
+    with pytest.raises(RetrieveCancelled, match="run the retrieve again") as info:
+        retrieve_series(
+            pacs, study_uid, series_uid, tmp_path / "cache", progress=cancel_after_a_few, cancel=cancel
+        )
+    partial = info.value.result  # type: ignore[attr-defined]
+    assert 5 <= partial.received < len(files), "cancel must stop the transfer early"
+    assert not list(partial.directory.glob("*.part"))
+    assert partial.volume is not None and partial.volume.meta.complete is False
+    done = retrieve_series(pacs, study_uid, series_uid, tmp_path / "cache")
+    assert done.complete and done.fetched == len(files) - partial.received
+    np.testing.assert_array_equal(done.volume.array, source.array)
