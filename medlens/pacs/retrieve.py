@@ -70,6 +70,9 @@ class RetrieveResult:
         return [s.volume for s in self.series if s.volume is not None]
 
 
+DEFER_BYTES = 512 * 1024 * 1024  # parsed instances held for writing after the transfer, at most
+
+
 class _Counter:
     """Progress across every series of one request (updated from worker threads)."""
 
@@ -133,16 +136,34 @@ def retrieve_series(
             on_first_slice(assembler.volume)
 
     fetched_lock = threading.Lock()
+    # Instances that arrive parsed (DICOMweb) are shown at once and written to the cache after the
+    # transfer: re-encoding one costs more than parsing it (1.3 vs 0.8 ms at 512², measured), and
+    # done during the stream it competes with the parsing for the interpreter. Bounded in memory;
+    # whatever happens, everything that arrived is written before this function returns.
+    deferred: list[Any] = []
+    deferred_bytes = 0
 
     def sink(ds: Any, raw: bytes | None = None) -> None:
+        nonlocal deferred_bytes
         check_whole(ds)  # a part cut short must never reach the cache
         if assembler is not None:
             assembler.add(ds)
-        cache.write(ds, raw)
+        size = len(ds.get("PixelData", b"") or b"")
+        with fetched_lock:
+            defer = assembler is not None and raw is None and deferred_bytes + size <= DEFER_BYTES
+            if defer:
+                deferred.append(ds)
+                deferred_bytes += size
+        if not defer:
+            cache.write(ds, raw)
         with fetched_lock:
             result.fetched += 1
         announce()
         counter.add()
+
+    def write_deferred() -> None:
+        while deferred:
+            cache.write(deferred.pop(), None)
 
     order = assembler.slice_order if assembler is not None else expected
     cached = [uid for uid in order if uid in have]
@@ -162,6 +183,7 @@ def retrieve_series(
     except PacsError as exc:
         error = exc
     finally:
+        write_deferred()
         cache.remove_partials()
     on_disk = cache.have() & set(expected)
     result.received = len(on_disk)

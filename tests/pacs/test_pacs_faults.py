@@ -149,3 +149,32 @@ def test_cancel_keeps_what_arrived_and_the_next_retrieve_resumes(
     done = retrieve_series(pacs, study_uid, series_uid, tmp_path / "cache")
     assert done.complete and done.fetched == len(files) - partial.received
     np.testing.assert_array_equal(done.volume.array, source.array)
+
+
+@pytest.mark.parametrize("defer_bytes", [0, 10**9])
+def test_every_instance_is_in_the_cache_when_retrieve_returns(
+    orthanc: LocalOrthanc,
+    server_config: ServerConfig,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    defer_bytes: int,
+) -> None:
+    """Written at once (no room to defer) or after the transfer: the same files, all whole."""
+    import medlens.pacs.retrieve as retrieve_module
+
+    monkeypatch.setattr(retrieve_module, "DEFER_BYTES", defer_bytes)
+    source = make_volume(slices=8, size=64, seed=21 + defer_bytes % 7)
+    files = write_series(tmp_path / "ct", source, seed=f"defer-{defer_bytes}")
+    pacs = connect(server_config, PASSWORD, "dicomweb")
+    pacs.store(files)
+    head = pydicom.dcmread(files[0], stop_before_pixels=True)
+    done = retrieve_series(pacs, str(head.StudyInstanceUID), str(head.SeriesInstanceUID), tmp_path / "cache")
+    assert done.complete and done.fetched == len(files)
+    cached = sorted(done.directory.glob("*.dcm"))
+    assert len(cached) == len(files) and not list(done.directory.glob("*.part"))
+    by_uid = {str(pydicom.dcmread(f).SOPInstanceUID): f for f in cached}
+    for f in files:
+        original = pydicom.dcmread(f)
+        np.testing.assert_array_equal(
+            pydicom.dcmread(by_uid[str(original.SOPInstanceUID)]).pixel_array, original.pixel_array
+        )
