@@ -19,7 +19,7 @@ def dice(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int(np.logical_and(a, b).sum()) / total
 
 
-def _surface(mask: np.ndarray) -> np.ndarray:
+def surface_voxels(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
 
 
@@ -33,7 +33,7 @@ def hausdorff95(a: np.ndarray, b: np.ndarray, spacing_zyx: Sequence[float]) -> f
         return 0.0
     if not a.any() or not b.any():
         return None
-    sa, sb = _surface(a), _surface(b)
+    sa, sb = surface_voxels(a), surface_voxels(b)
     to_b = ndimage.distance_transform_edt(~sb, sampling=spacing_zyx)
     to_a = ndimage.distance_transform_edt(~sa, sampling=spacing_zyx)
     return float(max(np.percentile(to_b[sa], 95), np.percentile(to_a[sb], 95)))

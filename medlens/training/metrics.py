@@ -3,6 +3,7 @@
 Why our own small implementations: the tests compare them against hand-computed values, the
 definitions are stated here once (e.g. HD95 in millimetres on the voxel grid, symmetric, over surface
 voxels), and they run with numpy/scipy only (SSIM uses scikit-image's reference implementation).
+Dice is the corrections store's (one definition in the product).
 """
 
 from __future__ import annotations
@@ -12,16 +13,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy import ndimage
 
+from medlens.corrections.metrics import dice, surface_voxels
 
-def dice(pred: np.ndarray, truth: np.ndarray) -> float:
-    """2|A∩B| / (|A|+|B|); 1.0 when both are empty (nothing to find, nothing found)."""
-    a, b = np.asarray(pred, bool), np.asarray(truth, bool)
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
-def _surface(mask: np.ndarray) -> np.ndarray:
-    return mask & ~ndimage.binary_erosion(mask, structure=ndimage.generate_binary_structure(mask.ndim, 1))
+__all__ = ["bootstrap_ci", "dice", "expected_calibration_error", "hd95", "psnr", "reliability_bins",
+           "roc_auc", "ssim"]
 
 
 def hd95(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float:
@@ -29,14 +24,16 @@ def hd95(pred: np.ndarray, truth: np.ndarray, spacing: Sequence[float]) -> float
 
     ``spacing`` is in array order (z, y, x). Distances are from each surface voxel of one mask to
     the nearest surface voxel of the other (Euclidean distance transform), both directions pooled
-    (the MONAI / medpy convention). ``inf`` when exactly one mask is empty, 0 when both are.
+    (medpy's convention, which the model cards report). MONAI's, used for corrections
+    (:func:`medlens.corrections.metrics.hausdorff95`), takes the larger of the two directed
+    percentiles instead, so it is never smaller. ``inf`` when exactly one mask is empty, 0 when both are.
     """
     a, b = np.asarray(pred, bool), np.asarray(truth, bool)
     if not a.any() and not b.any():
         return 0.0
     if not a.any() or not b.any():
         return float("inf")
-    sa, sb = _surface(a), _surface(b)
+    sa, sb = surface_voxels(a), surface_voxels(b)
     dt_b = ndimage.distance_transform_edt(~sb, sampling=spacing)
     dt_a = ndimage.distance_transform_edt(~sa, sampling=spacing)
     d = np.concatenate([dt_b[sa], dt_a[sb]])
