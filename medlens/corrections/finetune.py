@@ -33,14 +33,9 @@ from medlens.inference.discovery import PluginRegistry, default_registry, user_p
 from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
-from medlens.inference.postprocess import (
-    apply_activation,
-    argmax_labels,
-    keep_largest_component,
-    threshold_labels,
-)
-from medlens.inference.preprocess import normalize_intensity, resample_to_model, resample_to_source
-from medlens.inference.runner import RunOptions, _channels, predict_dense
+from medlens.inference.postprocess import apply_activation
+from medlens.inference.preprocess import normalize_intensity, resample_to_model
+from medlens.inference.runner import RunOptions, _channels, predict_dense, segmentation_labels
 from medlens.inference.saliency.twin import load_twin, twin_spec
 from medlens.inference.weights import sha256_file
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -102,13 +97,7 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     out = apply_activation(
         predict_dense(_channels(norm, m.input.num_channels), m, opts, run), m.output.activation
     )
-    values = [lab.value for lab in m.output.labels]
-    if m.output.activation == "sigmoid":
-        labels = threshold_labels(out, opts.threshold or 0.5, values)
-    else:
-        labels = argmax_labels(out, values)
-    labels = resample_to_source(labels, grid, is_label=True)
-    return keep_largest_component(labels) if opts.keep_largest_component else labels
+    return segmentation_labels(out, m, opts, grid)
 
 
 def heldout_dice(m: Manifest, cases: list[_Case], run: Any) -> float:

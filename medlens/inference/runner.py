@@ -284,6 +284,21 @@ def predict_dense(
     return np.stack(outputs, axis=1)
 
 
+def segmentation_labels(out: np.ndarray, m: Manifest, opts: RunOptions, grid: Any) -> np.ndarray:
+    """Label values on the source grid from activated network output on the model ``grid``.
+
+    Threshold (sigmoid) or arg-max, back to the source grid (nearest), then the optional
+    keep-largest-component; fine-tuning scores its candidates with this same step.
+    """
+    values = [lab.value for lab in m.output.labels]
+    if m.output.activation == "sigmoid":
+        labels = threshold_labels(out, opts.threshold or 0.5, values)
+    else:
+        labels = argmax_labels(out, values)
+    labels = resample_to_source(labels, grid, is_label=True)
+    return keep_largest_component(labels) if opts.keep_largest_component else labels
+
+
 def _dense(
     m: Manifest,
     volume: Volume,
@@ -334,14 +349,10 @@ def _dense(
 
     values = [lab.value for lab in m.output.labels]
     if m.output.activation == "sigmoid":
-        labels = threshold_labels(out, opts.threshold or 0.5, values)
         prob_channels = list(enumerate(m.output.labels))
     else:
-        labels = argmax_labels(out, values)
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    labels = resample_to_source(labels, grid, is_label=True)
-    if opts.keep_largest_component:
-        labels = keep_largest_component(labels)
+    labels = segmentation_labels(out, m, opts, grid)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(
         labels.astype(dtype, copy=False),
