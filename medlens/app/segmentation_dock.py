@@ -677,11 +677,6 @@ class SegmentationPanel(QWidget):
         from medlens.viewer.io import LoadError
         from medlens.viewer.io.dicom_sr import write_classification_sr
 
-        per_slice = getattr(result, "slice_probabilities", None)
-        names = list(decision.probabilities)
-        scores = None
-        if per_slice is not None and decision.predicted in names:
-            scores = [float(v) for v in per_slice[:, names.index(decision.predicted)]]
         try:
             return write_classification_sr(
                 self.window.volume,
@@ -689,7 +684,7 @@ class SegmentationPanel(QWidget):
                 plugin=decision.plugin,
                 plugin_version=decision.plugin_version,
                 probabilities=decision.probabilities,
-                slice_probabilities=scores,
+                slice_probabilities=getattr(result, "slice_probabilities", None),
                 agree=decision.agree,
                 final_class=decision.final_class,
             )

@@ -59,19 +59,14 @@ def write_sr(result: Any, manifest: Any, volume: Volume, out_path: str | Path) -
     from medlens.viewer.io import LoadError
     from medlens.viewer.io.dicom_sr import write_classification_sr
 
-    probs = dict(result.probabilities)
-    per_slice = None
-    if result.slice_probabilities is not None:
-        best = list(probs).index(max(probs, key=probs.__getitem__))
-        per_slice = [float(v) for v in result.slice_probabilities[:, best]]
     try:
         return write_classification_sr(
             volume,
             out_path,
             plugin=manifest.id,
             plugin_version=manifest.version,
-            probabilities=probs,
-            slice_probabilities=per_slice,
+            probabilities=dict(result.probabilities),
+            slice_probabilities=result.slice_probabilities,
         )
     except (ValueError, OSError, LoadError) as exc:
         raise InferenceError(f"cannot write the DICOM SR {out_path}: {exc}") from exc

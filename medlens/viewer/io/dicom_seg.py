@@ -26,13 +26,14 @@ from .errors import LoadError
 _TRACKING = re.compile(r"^medlens-label-(\d+)$")
 
 
-def _source_datasets(source: Volume) -> tuple[list[Any], list[int]]:
-    """Headers of the source slices (z order) and which output slice each is."""
+def source_datasets(source: Volume, what: str = "DICOM SEG") -> tuple[list[Any], list[int]]:
+    """Headers of the source slices (z order) and which output slice each is; ``what`` names the
+    object being written (a SEG or an SR) in the errors."""
     import pydicom
 
     files = source.meta.source_files
     if not files or len(files) != source.array.shape[0]:
-        raise LoadError("DICOM SEG needs a volume read from a DICOM series (its source files are unknown)")
+        raise LoadError(f"{what} needs a volume read from a DICOM series (its source files are unknown)")
     datasets, slices = [], []
     for k, f in enumerate(files):
         if not f:
@@ -40,10 +41,10 @@ def _source_datasets(source: Volume) -> tuple[list[Any], list[int]]:
         try:
             datasets.append(pydicom.dcmread(f, stop_before_pixels=True))
         except Exception as exc:
-            raise LoadError(f"{f}: cannot read the source slice for the DICOM SEG ({exc})") from exc
+            raise LoadError(f"{f}: cannot read the source slice for the {what} ({exc})") from exc
         slices.append(k)
     if not datasets:
-        raise LoadError("DICOM SEG: the volume has no source slices to reference")
+        raise LoadError(f"{what}: the volume has no source slices to reference")
     return datasets, slices
 
 
@@ -65,7 +66,7 @@ def write_dicom_seg(
         raise ValueError(
             f"label map shape {label_map.array.shape} differs from the volume's {source.array.shape}"
         )
-    datasets, slices = _source_datasets(source)
+    datasets, slices = source_datasets(source)
     array = np.asarray(label_map.array)[slices]
     present = [int(v) for v in np.unique(array) if v != 0]
     table = {lab.value: lab for lab in label_map.labels}

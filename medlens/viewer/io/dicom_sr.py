@@ -13,13 +13,13 @@ use a private coding scheme, ``99MEDLENS``, with the class name as the meaning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..model import Volume
-from .dicom_seg import _source_datasets
+from .dicom_seg import source_datasets
 from .errors import LoadError
 
 SCHEME = "99MEDLENS"
@@ -39,11 +39,9 @@ class ClassificationReport:
     predicted: str
     agree: bool | None = None
     final_class: str | None = None
-    reader: str = ""
     peak_slice_sop_uid: str = ""
     peak_probability: float | None = None
     referenced_series_uid: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _code(value: str, meaning: str) -> Any:
@@ -66,15 +64,16 @@ def write_classification_sr(
     plugin: str,
     plugin_version: str,
     probabilities: Mapping[str, float],
-    slice_probabilities: Sequence[float] | None = None,
+    slice_probabilities: Any = None,
     agree: bool | None = None,
     final_class: str | None = None,
     reader: str = "",
 ) -> Path:
     """Write the AI result on ``source`` (a DICOM series) and the optional verdict as an SR file.
 
-    ``slice_probabilities``: the per-slice score of the predicted class (slice-wise models); the
-    slice where it peaks becomes the AI group's source image. Raises :class:`LoadError` when the
+    ``slice_probabilities``: per-slice scores of slice-wise models, ``(z, classes)`` as the engine
+    gives them (or the predicted class's column); the slice where the predicted class peaks becomes
+    the AI group's source image. Raises :class:`LoadError` when the
     volume was not read from DICOM (an SR must reference its images).
     """
     import highdicom as hd
@@ -85,10 +84,7 @@ def write_classification_sr(
         raise ValueError("no class probabilities to report")
     if agree is not None and final_class is None:
         raise ValueError("a verdict needs the reader's final class")
-    try:
-        datasets, slices = _source_datasets(source)
-    except LoadError as exc:
-        raise LoadError(str(exc).replace("DICOM SEG", "DICOM SR")) from None
+    datasets, slices = source_datasets(source, "DICOM SR")
     predicted = max(probabilities, key=probabilities.__getitem__)
     no_units = hd.sr.CodedConcept(value="1", scheme_designator="UCUM", meaning="no units")
     measurements = [
@@ -97,14 +93,17 @@ def write_classification_sr(
     ]
     source_images = None
     if slice_probabilities is not None and len(slice_probabilities) == source.array.shape[0]:
-        peak = int(np.argmax(np.asarray(slice_probabilities, float)))
+        scores = np.asarray(slice_probabilities, float)
+        if scores.ndim == 2:  # (z, classes), classes in the order of ``probabilities``
+            scores = scores[:, list(probabilities).index(predicted)]
+        peak = int(np.argmax(scores))
         if peak in slices:
             ds = datasets[slices.index(peak)]
             source_images = [
                 hd.sr.SourceImageForMeasurementGroup(str(ds.SOPClassUID), str(ds.SOPInstanceUID))
             ]
             measurements.append(
-                hd.sr.Measurement(name=_code(*_PEAK), value=float(slice_probabilities[peak]), unit=no_units)
+                hd.sr.Measurement(name=_code(*_PEAK), value=float(scores[peak]), unit=no_units)
             )
     groups = [
         hd.sr.MeasurementsAndQualitativeEvaluations(
