@@ -37,3 +37,17 @@ def sample_files():
         return ensure_sample_study()
     except Exception as exc:  # pragma: no cover
         pytest.skip(f"sample study unavailable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def torch_one_thread():
+    """Tiny test networks: one torch thread is much faster than two when other jobs share the cores.
+
+    Modules opt in with ``pytestmark = pytest.mark.usefixtures("torch_one_thread")``.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -8,21 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import tests.inference.infer_helpers as ih
 import tests.inference.saliency_helpers as sh
 
-pytestmark = pytest.mark.gui
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is much faster than two when other jobs share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("torch_one_thread")]
 
 
 @pytest.fixture(autouse=True)

@@ -14,12 +14,7 @@ from medlens.inference.discovery import PluginRegistry
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _fill(store: CorrectionStore, registry: PluginRegistry, n: int = 8) -> None:

@@ -17,13 +17,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("captum.attr")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """Tiny networks: one thread is ~10x faster than two when colleagues' jobs share the cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 @pytest.fixture(scope="module")
