@@ -16,7 +16,7 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.fileio import read_volume, write_array
 from medlens.inference.runner import RunOptions, run_plugin
 from medlens.inference.runtimes import get_runtime
-from medlens.inference.seg_output import read_dicom_series, wants_dicom_seg, write_seg, write_sr
+from medlens.inference.seg_output import read_dicom_series, wants_dicom_output, write_seg, write_sr
 
 
 def _device(entry: PluginEntry) -> str:
@@ -97,7 +97,7 @@ def run_infer(
     """
     registry = registry or default_registry()
     manifest = registry.manifest(plugin_id)
-    as_dicom = wants_dicom_seg(out_path)  # .dcm: DICOM SEG / SR referencing the input series
+    as_dicom = wants_dicom_output(out_path)  # .dcm: DICOM SEG / SR referencing the input series
     if as_dicom and manifest.task == "denoising":
         raise InferenceError(
             f"--out *.dcm writes a DICOM SEG (segmentation) or SR (classification); plugin {plugin_id} "

@@ -14,11 +14,11 @@ from typing import Any
 from medlens.inference.errors import InferenceError
 from medlens.viewer.model import LabelMap, Volume
 
-SEG_SUFFIXES = (".dcm",)
+DICOM_SUFFIXES = (".dcm",)
 
 
-def wants_dicom_seg(out_path: str | Path) -> bool:
-    return Path(out_path).suffix.lower() in SEG_SUFFIXES
+def wants_dicom_output(out_path: str | Path) -> bool:
+    return Path(out_path).suffix.lower() in DICOM_SUFFIXES
 
 
 def read_dicom_series(path: str | Path) -> Volume:
@@ -72,4 +72,4 @@ def write_sr(result: Any, manifest: Any, volume: Volume, out_path: str | Path) -
         raise InferenceError(f"cannot write the DICOM SR {out_path}: {exc}") from exc
 
 
-__all__ = ["read_dicom_series", "wants_dicom_seg", "write_seg", "write_sr"]
+__all__ = ["read_dicom_series", "wants_dicom_output", "write_seg", "write_sr"]
