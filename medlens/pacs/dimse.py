@@ -42,6 +42,23 @@ def set_nodelay(assoc: Any) -> None:
         assoc.dul.socket.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+DUL_IDLE_SLEEP_S = 0.0002
+
+
+def shorten_idle_sleep(assoc: Any) -> None:
+    """Let pynetdicom's network reactor poll every 0.2 ms instead of 1 ms when it finds no data.
+
+    Why: a C-GET is a strict ping-pong (the PACS sends one C-STORE, waits for our response, sends
+    the next), and each turn waited for up to two 1 ms naps of that loop. Measured on a 300-slice
+    512² series from Orthanc: 1.60 s -> 1.22 s for the transfer, about the same CPU (0 ms busy-spins
+    for no further gain). ``_run_loop_delay`` is the knob pynetdicom's own comments describe for this
+    trade-off, but it is not public API: if it goes away, the default is kept.
+    """
+    dul = getattr(assoc, "dul", None)
+    if dul is not None and hasattr(dul, "_run_loop_delay"):
+        dul._run_loop_delay = DUL_IDLE_SLEEP_S
+
+
 class DimseBackend:
     """One PACS reached over DIMSE (``server.ae_title`` at ``server.host:server.port``)."""
 
@@ -91,6 +108,7 @@ class DimseBackend:
                 raise PacsUnreachable(f"{what}: {where}: no answer (server down or wrong host/port)")
             raise PacsUnreachable(f"{what}: {where} dropped the connection while associating")
         set_nodelay(assoc)
+        shorten_idle_sleep(assoc)
         try:
             yield assoc
         finally:

@@ -36,6 +36,24 @@ def test_echo(server_config: ServerConfig, protocol: str) -> None:
     backend_for(server_config, protocol).echo()
 
 
+def test_dimse_associations_are_tuned_for_latency(server_config: ServerConfig) -> None:
+    """C-GET / C-STORE are ping-pongs: Nagle off and pynetdicom's idle nap shortened (measured
+    1.60 -> 1.22 s for 300 slices). Fails if pynetdicom renames the knob, so we notice."""
+    import socket
+
+    from pynetdicom.sop_class import Verification
+
+    from medlens.pacs.dimse import DUL_IDLE_SLEEP_S
+
+    pacs = backend_for(server_config, "dimse")
+    ae = pacs._ae()
+    ae.add_requested_context(Verification)
+    with pacs.associate(ae, "echo") as assoc:
+        assert assoc.dul._run_loop_delay == DUL_IDLE_SLEEP_S
+        assert assoc.dul.socket.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        assert assoc.send_c_echo().Status == 0
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 def test_send_query_retrieve(
     server_config: ServerConfig, ct_study: tuple[Volume, list[Path]], protocol: str, tmp_path: Path
