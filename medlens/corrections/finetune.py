@@ -35,7 +35,7 @@ from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
 from medlens.inference.postprocess import apply_activation
 from medlens.inference.preprocess import normalize_intensity, resample_to_model
-from medlens.inference.runner import RunOptions, _channels, predict_dense, segmentation_labels
+from medlens.inference.runner import RunOptions, model_channels, predict_dense, segmentation_labels
 from medlens.inference.saliency.twin import load_twin, twin_spec
 from medlens.inference.weights import sha256_file
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -95,7 +95,7 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     )
     norm, _ = normalize_intensity(array, m.input.normalization)
     out = apply_activation(
-        predict_dense(_channels(norm, m.input.num_channels), m, opts, run), m.output.activation
+        predict_dense(model_channels(norm, m.input), m, opts, run), m.output.activation
     )
     return segmentation_labels(out, m, opts, grid)
 
@@ -157,7 +157,7 @@ def _training_arrays(
             mask_vol, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
         )
         mask = np.rint(mask).astype(np.int64)
-        img = _channels(norm, m.input.num_channels)
+        img = model_channels(norm, m.input)
         samples = (
             [(img[:, z], mask[z]) for z in range(mask.shape[0])] if m.input.dims == 2 else [(img, mask)]
         )

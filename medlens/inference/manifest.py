@@ -19,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medlens.inference.errors import ManifestError
 
@@ -73,6 +73,9 @@ class InputSpec(_Strict):
     modality: list[str]
     dims: Literal[2, 3]
     num_channels: int = Field(default=1, ge=1)
+    # 2.5D: a 2D model that sees ``slice_context`` neighbouring slices on each side as extra
+    # channels (num_channels = 2 * slice_context + 1; edge slices repeat at the ends)
+    slice_context: int = Field(default=0, ge=0, le=8)
     spacing: tuple[float, float, float] | None = None
     orientation: str | None = None
     spatial_shape: tuple[int, ...] | None = None
@@ -80,6 +83,15 @@ class InputSpec(_Strict):
     overlap: float = Field(default=0.25, ge=0.0, lt=1.0)
     batch_size: int = Field(default=4, ge=1)
     normalization: Normalization = Normalization()
+
+    @model_validator(mode="after")
+    def _context_channels(self) -> InputSpec:
+        if self.slice_context and (self.dims != 2 or self.num_channels != 2 * self.slice_context + 1):
+            raise ValueError(
+                f"slice_context = {self.slice_context} needs dims = 2 and "
+                f"num_channels = {2 * self.slice_context + 1} (the slice and its neighbours)"
+            )
+        return self
 
     @field_validator("modality", mode="before")
     @classmethod
@@ -186,6 +198,8 @@ class OptionsSpec(_Strict):
 
     tta_flips: bool = False
     keep_largest_component: bool = False
+    # which component "keep largest" keeps: size (largest), or by probability (mass / mean / peak)
+    component_rule: Literal["size", "mass", "mean", "peak"] = "size"
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
 
 

@@ -20,11 +20,12 @@ from medlens.inference.cache import ResultCache, volume_hash
 from medlens.inference.discovery import PluginRegistry, default_registry
 from medlens.inference.errors import InferenceError, OutOfMemory
 from medlens.inference.jobs import ProgressFn, check_cancelled, scaled_progress
-from medlens.inference.manifest import Manifest
+from medlens.inference.manifest import InputSpec, Manifest
 from medlens.inference.postprocess import (
     apply_activation,
     argmax_labels,
     keep_largest_component,
+    select_component,
     threshold_labels,
 )
 from medlens.inference.preprocess import (
@@ -230,8 +231,15 @@ def run_plugin(
 
 
 # -- dense tasks: segmentation and denoising ------------------------------------------------------
-def _channels(array: np.ndarray, n: int) -> np.ndarray:
-    """(z, y, x) -> (C, z, y, x); a scalar series is repeated for models trained on n channels."""
+def model_channels(array: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """(z, y, x) -> (C, z, y, x) as the model was trained: for a 2.5D model (``slice_context``)
+    the slice and its neighbours, the end slices repeated (as in training); otherwise a scalar
+    series repeated for models trained on ``num_channels`` channels."""
+    c = spec.slice_context
+    if c:
+        nz = array.shape[0]
+        return array[np.clip(np.arange(nz)[None] + np.arange(-c, c + 1)[:, None], 0, nz - 1)]
+    n = spec.num_channels
     return np.broadcast_to(array[None], (n, *array.shape)) if n > 1 else array[None]
 
 
@@ -288,15 +296,24 @@ def segmentation_labels(out: np.ndarray, m: Manifest, opts: RunOptions, grid: An
     """Label values on the source grid from activated network output on the model ``grid``.
 
     Threshold (sigmoid) or arg-max, back to the source grid (nearest), then the optional
-    keep-largest-component; fine-tuning scores its candidates with this same step.
+    keep-one-component (by size, or on the model grid by the label's probability when the
+    manifest's ``component_rule`` says so); fine-tuning scores its candidates with this same step.
     """
     values = [lab.value for lab in m.output.labels]
     if m.output.activation == "sigmoid":
         labels = threshold_labels(out, opts.threshold or 0.5, values)
+        channel_of = {v: i for i, v in enumerate(values)}
     else:
         labels = argmax_labels(out, values)
+        channel_of = {v: i + 1 for i, v in enumerate(values)}
+    rule = m.options.component_rule
+    if opts.keep_largest_component and rule != "size":
+        for v in values:
+            labels = select_component(labels, out[channel_of[v]], rule, v)
     labels = resample_to_source(labels, grid, is_label=True)
-    return keep_largest_component(labels) if opts.keep_largest_component else labels
+    if opts.keep_largest_component and rule == "size":
+        labels = keep_largest_component(labels)
+    return labels
 
 
 def _dense(
@@ -311,7 +328,7 @@ def _dense(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
     norm, imap = normalize_intensity(array, m.input.normalization)
-    image = _channels(norm, m.input.num_channels)
+    image = model_channels(norm, m.input)
     result = InferenceResult(m.id, m.task)
     activation = m.output.activation if m.task == "segmentation" else "none"
 
@@ -398,7 +415,7 @@ def _classify(
     if m.input.dims == 3:
         check_cancelled(cancel)
         image = _resize(norm, shape) if shape else norm
-        logits = predict(_channels(image, m.input.num_channels)[None].astype(np.float32))
+        logits = predict(model_channels(image, m.input)[None].astype(np.float32))
         probs = apply_activation(logits.reshape(1, -1), activation, axis=1)[0]
         if progress:
             progress(1, 1)
@@ -406,11 +423,14 @@ def _classify(
         slices: list[np.ndarray] = []
         batch = opts.batch_size or 1
         nz = norm.shape[0]
+        channels = model_channels(norm, m.input)  # (C, z, y, x)
         for first in range(0, nz, batch):
             check_cancelled(cancel)
-            chunk = [_resize(s, shape) if shape else s for s in norm[first : first + batch]]
-            x = np.stack([_channels(s[None], m.input.num_channels)[:, 0] for s in chunk]).astype(np.float32)
-            slices.append(apply_activation(predict(x).reshape(len(chunk), -1), activation, axis=1))
+            zs = range(first, min(first + batch, nz))
+            x = np.stack(
+                [np.stack([_resize(ch, shape) if shape else ch for ch in channels[:, z]]) for z in zs]
+            ).astype(np.float32)
+            slices.append(apply_activation(predict(x).reshape(len(zs), -1), activation, axis=1))
             if progress:
                 progress(min(first + batch, nz), nz)
         per_slice = np.concatenate(slices)

@@ -22,9 +22,10 @@ def _only(folder: Path) -> PluginRegistry:
 
 
 def registry_for(
-    plugin_dir: Path, weights: Path | None = None, suffix: str = ""
+    plugin_dir: Path, weights: Path | None = None, suffix: str = "", slice_context: int | None = None
 ) -> tuple[PluginRegistry, str]:
-    """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``).
+    """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``, and for a
+    2.5D variant another ``slice_context``: num_channels follows).
 
     Returns the registry and the plugin id to run. The temporary folder lives as long as the process.
     """
@@ -32,6 +33,12 @@ def registry_for(
     plugin_id = re.search(r'^id\s*=\s*"([^"]+)"', text, re.M).group(1)  # type: ignore[union-attr]
     if weights is None:
         return _only(plugin_dir), plugin_id
+    if slice_context is not None:  # rewrite the [input] table's two keys, nothing else
+        head, rest = text.split("[input]\n", 1)
+        table, sep, tail = rest.partition("\n[")
+        table = re.sub(r"^(num_channels|slice_context)\s*=.*(\n|$)", "", table, flags=re.M)
+        keys = f"num_channels = {2 * slice_context + 1}\nslice_context = {slice_context}\n"
+        text = f"{head}[input]\n{keys}{table}{sep}{tail}"
     tmp = Path(tempfile.mkdtemp(prefix="medlens-fold-")) / plugin_dir.name
     tmp.mkdir(parents=True)
     new_id = f"{plugin_id}.{suffix or 'fold'}"

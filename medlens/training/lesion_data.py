@@ -114,6 +114,24 @@ def prepare(name: str) -> Anatomy:
     )
 
 
+HARD_NEGATIVE_SHARE = 0.5  # lesion-free crops centred on the organ border
+
+
+def organ_border(a: Anatomy, outside_px: int = 10, inside_px: int = 4) -> np.ndarray:
+    """Tissue around the organ's edge, inside the body and away from the real lesion: the band
+    from ``inside_px`` inside to ``outside_px`` outside the organ mask, per slice."""
+    out = np.zeros(a.organ.shape, bool)
+    body = a.body if a.body is not None else np.ones(a.organ.shape, bool)
+    for z in range(a.organ.shape[0]):
+        s = a.organ[z]
+        if not s.any():
+            continue
+        grown = ndimage.binary_dilation(s, iterations=outside_px)
+        core = ndimage.binary_erosion(s, iterations=inside_px)
+        out[z] = grown & ~core & body[z]
+    return out & ~ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
+
+
 @dataclass
 class Crop:
     image: np.ndarray  # (C, H, W) normalised
@@ -156,6 +174,8 @@ class CropSampler:
         self.organ_slices = [np.flatnonzero(a.organ.sum(axis=(1, 2)) > 200) for a in anatomies]
         self.body_slices = [np.flatnonzero(a.body.sum(axis=(1, 2)) > 200) if a.body is not None
                             else self.organ_slices[i] for i, a in enumerate(anatomies)]
+        self.border = [organ_border(a) for a in anatomies]
+        self.border_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 50) for b in self.border]
 
     def sample(self) -> Crop:
         rng = self.rng
@@ -166,8 +186,14 @@ class CropSampler:
         ai = self.anat.index(a)
         want = rng.random() < self.p_lesion
         # lesion-free crops come from anywhere in the patient (mediastinum, neck, abdomen, scalp...):
-        # otherwise the network never learns that those are not lesions
-        z = int(rng.choice(self.organ_slices[ai] if want else self.body_slices[ai]))
+        # otherwise the network never learns that those are not lesions; half of them are centred on
+        # the organ's border (hila, diaphragm domes, chest wall; cortex, dura), where the round
+        # soft-tissue profiles that look most like lesions are (hard negatives)
+        hard = not want and self.border_slices[ai].size > 0 and rng.random() < HARD_NEGATIVE_SHARE
+        if want:
+            z = int(rng.choice(self.organ_slices[ai]))
+        else:
+            z = int(rng.choice(self.border_slices[ai] if hard else self.body_slices[ai]))
         c = self.context
         zs = np.clip(np.arange(z - c, z + c + 1), 0, a.image.shape[0] - 1)
         slab = a.image[zs].copy()
@@ -180,6 +206,8 @@ class CropSampler:
             organ_z = a.organ[z]
         pts = np.flatnonzero(organ_z)
         region = a.body[z] if a.body is not None and a.body[z].any() else organ_z
+        if hard and self.border[ai][z].any():
+            region = self.border[ai][z]
         if not want and region.any():
             cy, cx = np.unravel_index(int(rng.choice(np.flatnonzero(region))), region.shape)
         elif pts.size == 0:

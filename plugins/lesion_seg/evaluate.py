@@ -29,11 +29,11 @@ FAST_SUBSET = {"lung2": (13, 27), "lung1": (26, 40)}  # slices the tests re-run 
 
 
 def run_model(
-    case: str, weights: Path | None, z_range: tuple[int, int] | None = None
+    case: str, weights: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None
 ) -> tuple[dict, np.ndarray]:
     from medlens.inference import run_plugin
 
-    reg, pid = registry_for(HERE, weights, suffix=f"fold-{case}" if weights else "")
+    reg, pid = registry_for(HERE, weights, suffix=f"fold-{case}" if weights else "", slice_context=context)
     vol, truth = case_volume(case, z_range)
     result = run_plugin(pid, vol, registry=reg)
     assert result.label_map is not None
@@ -129,6 +129,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="", help="fold weights suffix (e.g. _ctx1 for the 2.5D variant)")
+    ap.add_argument("--context", type=int, default=None, help="slice_context of the tagged folds (2.5D)")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
     args = ap.parse_args()
     import torch
@@ -143,7 +144,7 @@ def main() -> None:
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:
-        cv, p_net = run_model(case, folds / f"seg_{case}{args.tag}.onnx")
+        cv, p_net = run_model(case, folds / f"seg_{case}{args.tag}.onnx", context=args.context)
         b, p_base = run_baseline(case)
         s, _ = run_model(case, None)
         metrics["cv"][case], metrics["baseline"][case], metrics["shipped"][case] = cv, b, s

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from medlens.inference.manifest import Normalization
-from medlens.inference.postprocess import argmax_labels, keep_largest_component, threshold_labels
+from medlens.inference.postprocess import (
+    argmax_labels,
+    keep_largest_component,
+    select_component,
+    threshold_labels,
+)
 from medlens.inference.preprocess import (
     denormalize_intensity,
     normalize_intensity,
@@ -117,3 +122,24 @@ def test_label_steps() -> None:
     labels[8:10, 0:2] = 2
     cleaned = keep_largest_component(labels)
     assert cleaned[7, 7] == 0 and cleaned[2, 2] == 1 and (cleaned == 2).sum() == 4
+
+
+def test_select_component_rules() -> None:
+    """A big lukewarm region beside a small confident one: size keeps the big one, the probability
+    rules the confident one; mean ignores a lone confident voxel (speckle)."""
+    labels = np.zeros((1, 20, 20), np.uint8)
+    prob = np.zeros(labels.shape, np.float32)
+    labels[0, 0:8, 0:8] = 1  # 64 voxels at 0.55: mass 35.2
+    prob[0, 0:8, 0:8] = 0.55
+    labels[0, 12:18, 12:18] = 1  # 36 voxels at 0.99: mass 35.6
+    prob[0, 12:18, 12:18] = 0.99
+    labels[0, 19, 0] = 1  # one voxel at 1.0
+    prob[0, 19, 0] = 1.0
+    kept = {r: select_component(labels, prob, r) for r in ("size", "mass", "mean", "peak")}
+    assert kept["size"][0, 2, 2] == 1 and kept["size"].sum() == 64
+    assert kept["mass"][0, 14, 14] == 1 and kept["mass"].sum() == 36
+    assert kept["mean"][0, 14, 14] == 1 and kept["mean"].sum() == 36
+    assert kept["peak"][0, 19, 0] == 1 and kept["peak"].sum() == 1
+    np.testing.assert_array_equal(kept["size"], keep_largest_component(labels))
+    with pytest.raises(ValueError, match="probability"):
+        select_component(labels, None, "mean")

@@ -80,6 +80,31 @@ def test_tta_gives_an_uncertainty_map_and_largest_component(
     assert n <= 1
 
 
+def test_manifest_component_rule_keeps_the_most_probable_region(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A big faint region (p 0.73) and a small bright one (p 0.99): "size" keeps the big one, the
+    manifest's ``component_rule = "mean"`` the bright one, both on the source grid."""
+    vol = ball_volume()
+    array = np.zeros(vol.array.shape, np.float32)
+    array[2:12, 2:14, 2:14] = 0.6
+    array[14:18, 16:20, 18:22] = 1.0
+    vol = Volume(array, vol.geometry, vol.meta)
+    for rule, region in (("size", (slice(2, 12), slice(2, 14), slice(2, 14))),
+                         ("mean", (slice(14, 18), slice(16, 20), slice(18, 22)))):
+        folder = make_plugin(f"rule-{rule}", TinyThreshold3d(), input_extra=PATCHED)
+        with (folder / "plugin.toml").open("a") as f:
+            f.write(f'\n[options]\nkeep_largest_component = true\ncomponent_rule = "{rule}"\n')
+        reg = registry_for(tmp_path / "plugins")
+        result = run_plugin(f"rule-{rule}", vol, registry=reg)
+        assert result.label_map is not None
+        kept = result.label_map.array == 1
+        expected = np.zeros(kept.shape, bool)
+        expected[region] = True
+        dice = 2 * (kept & expected).sum() / (kept.sum() + expected.sum())
+        assert dice > 0.8, (rule, dice)
+
+
 def test_wrong_modality_is_refused_and_missing_modality_warned(
     make_plugin: Callable[..., Path], tmp_path: Path
 ) -> None:
@@ -292,3 +317,28 @@ def test_commands(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
     assert set(payload["probabilities"]) == {"normal", "bright"} and payload["note"] == "not for clinical use"
     with pytest.raises(InferenceError, match="no plugin called 'x'"):
         run_infer("x", src, out, registry=reg)
+
+
+def test_slice_context_feeds_neighbouring_slices(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    """A 2.5D model (``slice_context = 1``) gets slices z-1, z, z+1 as channels, the ends repeated:
+    a network returning channel 0 minus channel 2 outputs the through-slice difference."""
+
+    class Difference(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[:, 0:1] - x[:, 2:3]
+
+    folder = make_plugin(
+        "ctx", Difference(), task="denoising", dims=2, example=torch.rand(1, 3, 8, 8),
+        input_extra="slice_context = 1", output='type = "image"\nnum_channels = 1',
+    )
+    toml = folder / "plugin.toml"
+    toml.write_text(toml.read_text().replace("num_channels = 1\nslice_context", "num_channels = 3\nslice_context"))
+    vol = Volume(np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 8, 8), np.float32),
+                 ball_volume().geometry, VolumeMeta(modality="CT"))
+    out = run_plugin("ctx", vol, registry=registry_for(tmp_path / "plugins")).volume
+    assert out is not None
+    np.testing.assert_allclose(out.array[:, 4, 4], [-1, -2, -2, -2, -1], atol=1e-5)
+    from medlens.inference.manifest import InputSpec
+
+    with pytest.raises(ValueError, match="num_channels = 3"):
+        InputSpec(modality=["CT"], dims=2, num_channels=1, slice_context=1)

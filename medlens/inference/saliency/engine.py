@@ -20,7 +20,7 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
 from medlens.inference.preprocess import ModelGrid, normalize_intensity, resample_to_model, resample_to_source
-from medlens.inference.runner import RunOptions, _channels, _resize, predict_dense
+from medlens.inference.runner import RunOptions, _resize, model_channels, predict_dense
 from medlens.inference.saliency import sanity as sanity_mod
 from medlens.inference.saliency.methods import (
     GRADIENT_METHODS,
@@ -232,7 +232,7 @@ def compute_saliency(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
     norm, _ = normalize_intensity(array, m.input.normalization)
-    image = np.ascontiguousarray(_channels(norm, m.input.num_channels), np.float32)
+    image = np.ascontiguousarray(model_channels(norm, m.input), np.float32)
     baseline = float(norm.min())
     nz = volume.array.shape[0]
     source_zs = list(range(nz)) if slices is None else sorted({int(z) for z in slices})

@@ -1,0 +1,93 @@
+"""Choose how the lesion U-Net's output is reduced to one lesion, on SYNTHETIC volumes only.
+
+The network leaves several candidate regions per series; the plugin reports one. Which one —
+the largest, or the most confident — is a post-processing choice, and choosing it on the four
+real lesions would leak the test set into the product. So each fold model is run through the
+MedLens engine on whole volumes of *its own training anatomy* with one synthetic lesion each
+(``baseline.synthetic_volumes``, a seed the training never used), and every rule is scored there.
+
+    .venv/bin/python plugins/lesion_seg/component_rule.py [--per-modality 6] [--threads 1]
+
+Writes ``component_rule.json`` (per fold and rule: mean Dice, share of volumes where the chosen
+component is the lesion); the card quotes it and ``plugin.toml`` carries the winner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from medlens.inference.postprocess import COMPONENT_RULES, select_component
+from medlens.training import baseline, lesion_data, sources
+from medlens.training.engine import registry_for
+from medlens.training.metrics import dice
+from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+HERE = Path(__file__).resolve().parent
+SEED = 4242  # not the training, validation or baseline-tuning seed
+
+
+def candidates(
+    registry: object, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Thresholded labels (every component) and the probability map on the working grid."""
+    from medlens.inference import RunOptions, run_plugin
+
+    vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
+                 VolumeMeta(modality=anatomy.modality))
+    result = run_plugin(plugin_id, vol, RunOptions(keep_largest_component=False, use_cache=False),
+                        registry=registry)  # type: ignore[arg-type]
+    assert result.label_map is not None and result.heatmaps
+    return np.asarray(result.label_map.array), np.asarray(result.heatmaps[0].array, np.float32)
+
+
+def study(fold: str, per_modality: int, weights: Path | None = None) -> dict:
+    """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy."""
+    reg, pid = registry_for(HERE, weights, suffix=f"rule-{fold}") if weights else registry_for(HERE)
+    anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
+    vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
+    scores: dict[str, list[float]] = {r: [] for r in COMPONENT_RULES}
+    n_components = []
+    for a, img, lab in vols:
+        labels, prob = candidates(reg, pid, a, img)
+        labels[a.ignore] = 0  # a real lesion in training anatomy is neither hit nor false positive
+        n_components.append(int(ndimage.label(labels > 0, np.ones((3, 3, 3), bool))[1]))
+        for rule in COMPONENT_RULES:
+            scores[rule].append(dice(select_component(labels, prob, rule) > 0, lab))
+    return {
+        "volumes": len(vols),
+        "median_components": float(np.median(n_components)),
+        "dice": {r: round(float(np.mean(v)), 4) for r, v in scores.items()},
+        "hit_rate": {r: round(float(np.mean(np.asarray(v) > 0.1)), 3) for r, v in scores.items()},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--per-modality", type=int, default=6)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    folds = lesion_data._cache_dir() / "folds"
+    out: dict = {"seed": SEED, "per_modality": args.per_modality, "folds": {}}
+    for case in sources.CASES:
+        out["folds"][case] = study(case, args.per_modality, folds / f"seg_{case}.onnx")
+        print(case, out["folds"][case], flush=True)
+    folds_out = out["folds"].values()
+    mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in COMPONENT_RULES}
+    out["mean_dice"] = mean
+    out["chosen"] = max(COMPONENT_RULES, key=lambda r: mean[r])
+    out["per_fold_choice"] = {c: max(COMPONENT_RULES, key=lambda r: f["dice"][r])
+                              for c, f in out["folds"].items()}
+    (HERE / "component_rule.json").write_text(json.dumps(out, indent=1))
+    print(json.dumps({"mean_dice": mean, "chosen": out["chosen"], "per_fold": out["per_fold_choice"]}))
+
+
+if __name__ == "__main__":
+    main()
