@@ -35,7 +35,13 @@ from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
 from medlens.inference.postprocess import apply_activation
 from medlens.inference.preprocess import normalize_intensity, resample_to_model
-from medlens.inference.runner import RunOptions, model_channels, predict_dense, segmentation_labels
+from medlens.inference.runner import (
+    RunOptions,
+    model_channels,
+    organ_on_model_grid,
+    predict_dense,
+    segmentation_labels,
+)
 from medlens.inference.saliency.twin import load_twin, twin_spec
 from medlens.inference.weights import sha256_file
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -97,7 +103,7 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     out = apply_activation(
         predict_dense(model_channels(norm, m.input), m, opts, run), m.output.activation
     )
-    return segmentation_labels(out, m, opts, grid)
+    return segmentation_labels(out, m, opts, grid, organ_on_model_grid(m, volume.meta.modality, array, grid))
 
 
 def heldout_dice(m: Manifest, cases: list[_Case], run: Any) -> float:

@@ -200,7 +200,15 @@ class OptionsSpec(_Strict):
     keep_largest_component: bool = False
     # which component "keep largest" keeps: size (largest), or by probability (mass / mean / peak)
     component_rule: Literal["size", "mass", "mean", "peak"] = "size"
+    # modality -> organ (organs.ORGANS): regions mostly outside that organ are dropped
+    organ: dict[str, Literal["lungs", "brain"]] = Field(default_factory=dict)
+    organ_fraction: float = Field(default=0.5, gt=0.0, le=1.0)  # "mostly": share of a region's voxels
     threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+
+    @field_validator("organ", mode="before")
+    @classmethod
+    def _organ_keys(cls, v: Any) -> Any:
+        return {str(k).strip().upper(): o for k, o in v.items()} if isinstance(v, dict) else v
 
 
 class Manifest(_Strict):

@@ -96,3 +96,19 @@ def select_component(
             key = ndimage.maximum(scores, components, index)
         out[mask & (components != int(index[int(np.argmax(key))]))] = 0
     return out
+
+
+def restrict_to_organ(labels: np.ndarray, organ: np.ndarray, fraction: float = 0.5) -> np.ndarray:
+    """Drop every 26-connected region (per label value) with less than ``fraction`` of its voxels
+    in ``organ``: a lung-nodule model has nothing to say about the spleen, however round it looks.
+    A region only partly inside (a mass against the chest wall) stays when it is mostly inside."""
+    out = labels.copy()
+    structure = np.ones((3,) * labels.ndim, dtype=bool)
+    for v in [int(u) for u in np.unique(labels) if u != 0]:
+        mask = labels == v
+        components, n = ndimage.label(mask, structure)
+        index = np.arange(1, n + 1)
+        inside = ndimage.mean(organ.astype(np.float32), components, index)
+        drop = index[np.asarray(inside) < fraction]
+        out[mask & np.isin(components, drop)] = 0
+    return out

@@ -25,6 +25,7 @@ from medlens.inference.postprocess import (
     apply_activation,
     argmax_labels,
     keep_largest_component,
+    restrict_to_organ,
     select_component,
     threshold_labels,
 )
@@ -292,10 +293,13 @@ def predict_dense(
     return np.stack(outputs, axis=1)
 
 
-def segmentation_labels(out: np.ndarray, m: Manifest, opts: RunOptions, grid: Any) -> np.ndarray:
+def segmentation_labels(
+    out: np.ndarray, m: Manifest, opts: RunOptions, grid: Any, organ: np.ndarray | None = None
+) -> np.ndarray:
     """Label values on the source grid from activated network output on the model ``grid``.
 
-    Threshold (sigmoid) or arg-max, back to the source grid (nearest), then the optional
+    Threshold (sigmoid) or arg-max; regions mostly outside ``organ`` (model grid, see
+    :func:`organ_on_model_grid`) dropped; back to the source grid (nearest), then the optional
     keep-one-component (by size, or on the model grid by the label's probability when the
     manifest's ``component_rule`` says so); fine-tuning scores its candidates with this same step.
     """
@@ -306,6 +310,8 @@ def segmentation_labels(out: np.ndarray, m: Manifest, opts: RunOptions, grid: An
     else:
         labels = argmax_labels(out, values)
         channel_of = {v: i + 1 for i, v in enumerate(values)}
+    if organ is not None:
+        labels = restrict_to_organ(labels, organ, m.options.organ_fraction)
     rule = m.options.component_rule
     if opts.keep_largest_component and rule != "size":
         for v in values:
@@ -314,6 +320,17 @@ def segmentation_labels(out: np.ndarray, m: Manifest, opts: RunOptions, grid: An
     if opts.keep_largest_component and rule == "size":
         labels = keep_largest_component(labels)
     return labels
+
+
+def organ_on_model_grid(m: Manifest, modality: str, array: np.ndarray, grid: Any) -> np.ndarray | None:
+    """The manifest's organ for this modality (``options.organ``) on the model grid, from the
+    resampled raw intensities ``array``; None when the plugin names no organ for it."""
+    name = m.options.organ.get((modality or "").upper())
+    if not name:
+        return None
+    from medlens.inference.organs import organ_mask
+
+    return organ_mask(np.asarray(array, np.float32), grid.model.spacing, name)
 
 
 def _dense(
@@ -369,7 +386,8 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    labels = segmentation_labels(out, m, opts, grid)
+    organ = organ_on_model_grid(m, volume.meta.modality, array, grid)
+    labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(
         labels.astype(dtype, copy=False),

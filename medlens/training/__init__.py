@@ -7,7 +7,7 @@ models and the metrics, or the numbers in the model cards would drift from what 
 Modules:
 
 * :mod:`~medlens.training.sources` - the real volumes that install offline (DATA.md), on one grid;
-* :mod:`~medlens.training.masks` - crude lung / brain masks (where lesions may be placed);
+* :mod:`~medlens.inference.organs` - crude lung / brain masks (where lesions may be placed);
 * :mod:`~medlens.training.lesions` - synthetic lesion insertion into real anatomy;
 * :mod:`~medlens.training.noise` - simulated low-dose CT and Rician MR noise;
 * :mod:`~medlens.training.metrics` - Dice, HD95, AUC + bootstrap CI, ECE, PSNR, SSIM;

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from medlens.training import lesions, masks, sources
+from medlens.inference import organs
+from medlens.training import lesions, sources
 
 INPLANE_MM = 1.0
 MR_SLICE_MM = 6.5  # thin MR templates are thickened to the real cases' slice thickness
@@ -71,7 +72,7 @@ def brain_mask_native(scan: sources.Scan) -> np.ndarray:
         assert result.label_map is not None
         mask = np.asarray(result.label_map.array) > 0
     except Exception:
-        mask = masks.brain_mask_t1(scan.image, scan.spacing)
+        mask = organs.brain_mask_t1(scan.image, scan.spacing)
     np.save(path, mask)
     return mask
 
@@ -90,8 +91,8 @@ def prepare(name: str) -> Anatomy:
         raise ValueError(f"unknown anatomy source {name!r}")
     w = sources.to_working_grid(scan, INPLANE_MM, MR_SLICE_MM if scan.modality == "MR" else None)
     if scan.modality == "CT":
-        organ = masks.lung_mask(w.image, w.spacing)
-        tissue = masks.body_mask_ct(w.image) & (w.image > -100) & (w.image < 100)
+        organ = organs.lung_mask(w.image, w.spacing)
+        tissue = organs.body_mask_ct(w.image) & (w.image > -100) & (w.image < 100)
         reference = 0.0
     else:
         assert w.organ is not None
@@ -105,7 +106,7 @@ def prepare(name: str) -> Anatomy:
         ignore = np.zeros(w.image.shape, bool)
     lo, hi = (float(v) for v in np.percentile(w.image, PERCENTILES))
     if scan.modality == "CT":
-        body = masks.body_mask_ct(w.image)
+        body = organs.body_mask_ct(w.image)
     else:
         body = w.image > 0.1 * float(np.percentile(w.image, 99))
     return Anatomy(

@@ -1,9 +1,11 @@
 """Crude organ masks: the lungs in chest CT and the brain in T1 MR.
 
-Why: synthetic lesions must sit where real ones do (in the lung, touching pleura or vessels; in the
-brain, touching cortex), and the classical baseline segments "inside the organ". No organ model is
-available offline, so these are classical thresholds + morphology, good enough to place lesions and
-to bound a threshold baseline, not to be shown to a user.
+Why: a lesion detector should only report a finding inside the organ it was trained for (nodule
+CAD segments the lungs first; a brain-tumour model looks inside the brain), the training puts
+synthetic lesions where real ones sit (in the lung touching pleura or vessels, in the brain
+touching cortex), and the classical baseline segments "inside the organ". No organ model is
+available offline, so these are classical thresholds + morphology: good enough to bound where a
+lesion may be, not to be shown to a user as a segmentation.
 """
 
 from __future__ import annotations
@@ -75,3 +77,19 @@ def brain_mask_t1(image: np.ndarray, spacing: tuple[float, float, float]) -> np.
     core = _largest_components(eroded, 1)
     grown = np.stack([ndimage.binary_dilation(s, structure=_disk(r)) for s in core]) & mask
     return np.stack([ndimage.binary_fill_holes(s) for s in grown])
+
+
+ORGANS = ("lungs", "brain")
+# The lung *field* a finding may sit in: a 20 mm closing fills the dent a mass makes against the
+# chest wall up to ~4 cm across (the 10 mm mask used to place training lesions left most of a 5 cm
+# juxtapleural mass outside), while the heart and the diaphragm domes (~10 cm) stay outside.
+LUNG_FIELD_CLOSING_MM = 20.0
+
+
+def organ_mask(image: np.ndarray, spacing: tuple[float, float, float], organ: str) -> np.ndarray:
+    """``organ`` (one of :data:`ORGANS`) in ``image`` (z, y, x; HU for CT), ``spacing`` (x, y, z) mm."""
+    if organ == "lungs":
+        return lung_mask(image, spacing, closing_mm=LUNG_FIELD_CLOSING_MM)
+    if organ == "brain":
+        return brain_mask_t1(image, spacing)
+    raise ValueError(f"unknown organ {organ!r} (known: {', '.join(ORGANS)})")
