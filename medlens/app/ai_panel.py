@@ -115,6 +115,10 @@ class AiPanel(QWidget):
         outer.addWidget(self.plugin_list)
         self.tta = QCheckBox("Uncertainty map (flip TTA, ~4x slower)", self)
         outer.addWidget(self.tta)
+        # a plugin that reports one region may have found the lesion among its other candidates
+        self.all_regions = QCheckBox("Show every candidate region, not only the most likely", self)
+        self.all_regions.setEnabled(False)
+        outer.addWidget(self.all_regions)
         row = QHBoxLayout()
         self.run_button = QPushButton("Run", self)
         self.run_button.clicked.connect(lambda: self.run())
@@ -270,6 +274,10 @@ class AiPanel(QWidget):
         manifest = self._manifest(pid) if choice is not None else None
         seg = manifest is not None and manifest.task == "segmentation"
         self.tta.setEnabled(seg)
+        one_region = seg and bool(manifest.options.keep_largest_component)
+        self.all_regions.setEnabled(one_region)
+        if not one_region:
+            self.all_regions.setChecked(False)
         if manifest is not None:
             self.tta.setChecked(bool(manifest.options.tta_flips))
         if choice is not None and choice.reason:
@@ -302,7 +310,10 @@ class AiPanel(QWidget):
         volume = self.volume
         assert volume is not None
         if options is None:
-            options = RunOptions(tta_flips=self.tta.isChecked() if self.tta.isEnabled() else None)
+            options = RunOptions(
+                tta_flips=self.tta.isChecked() if self.tta.isEnabled() else None,
+                keep_largest_component=False if self.all_regions.isChecked() else None,
+            )
         registry = self.registry
 
         def work(ctx: JobContext) -> tuple[Any, dict[str, Any]]:

@@ -46,6 +46,9 @@ def plugin_root(tmp_path_factory):
         task="denoising",
         output='num_channels = 1\nactivation = "none"\n',
     )
+    one = ih.write_plugin(root, "t.one", ih.TinyThreshold3d())
+    with (one / "plugin.toml").open("a") as f:
+        f.write("\n[options]\nkeep_largest_component = true\n")
     broken = root / "t.broken"
     broken.mkdir()
     (broken / "plugin.toml").write_text(textwrap.dedent('id = "t.broken"\nname = "Broken"\n'))
@@ -196,3 +199,26 @@ def test_errors_are_one_line_never_a_dialog(qtbot, window, panel, plugin_root, m
     assert "\n" not in blocker.args[0] and "model exploded" in blocker.args[0]
     assert panel.last_message.startswith("Plugin failed")
     assert window.last_message == panel.last_message
+
+
+def test_every_candidate_region_on_request(qtbot, window, panel, ct_volume):
+    """A plugin that reports one region: the panel can ask for all of its candidates instead."""
+    from scipy import ndimage
+
+    from medlens.viewer.model import Volume
+
+    array = np.zeros(ct_volume.array.shape, np.float32)
+    array[2:6, 2:8, 2:8] = 1.0  # the larger region
+    array[-5:-2, -6:-2, -6:-2] = 1.0
+    window.show_volume(Volume(array, ct_volume.geometry, ct_volume.meta))
+    assert not panel.all_regions.isEnabled()  # nothing selected yet
+    panel.plugin_list.setCurrentItem(panel.item_for("t.one"))
+    assert panel.all_regions.isEnabled() and not panel.all_regions.isChecked()
+    counts = []
+    for every in (False, True):
+        panel.all_regions.setChecked(every)
+        result = run_and_wait(qtbot, panel, None)
+        counts.append(ndimage.label(result.label_map.array > 0, np.ones((3, 3, 3)))[1])
+    assert counts == [1, 2]
+    panel.plugin_list.setCurrentItem(panel.item_for("t.seg"))  # reports every region anyway: no choice
+    assert not panel.all_regions.isEnabled() and not panel.all_regions.isChecked()

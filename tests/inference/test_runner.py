@@ -332,7 +332,8 @@ def test_slice_context_feeds_neighbouring_slices(make_plugin: Callable[..., Path
         input_extra="slice_context = 1", output='type = "image"\nnum_channels = 1',
     )
     toml = folder / "plugin.toml"
-    toml.write_text(toml.read_text().replace("num_channels = 1\nslice_context", "num_channels = 3\nslice_context"))
+    text = toml.read_text().replace("num_channels = 1\nslice_context", "num_channels = 3\nslice_context")
+    toml.write_text(text)
     vol = Volume(np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 8, 8), np.float32),
                  ball_volume().geometry, VolumeMeta(modality="CT"))
     out = run_plugin("ctx", vol, registry=registry_for(tmp_path / "plugins")).volume
