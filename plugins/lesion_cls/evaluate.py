@@ -46,10 +46,12 @@ def organ_slices(case: str) -> np.ndarray:
     return np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500)
 
 
-def slice_scores(case: str, onnx: Path | None, z_range: tuple[int, int] | None = None) -> np.ndarray:
+def slice_scores(
+    case: str, onnx: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None
+) -> np.ndarray:
     from medlens.inference import run_plugin
 
-    reg, pid = registry_for(HERE, onnx, suffix=f"fold-{case}" if onnx else "")
+    reg, pid = registry_for(HERE, onnx, suffix=f"fold-{case}" if onnx else "", slice_context=context)
     vol, _ = case_volume(case, z_range)
     result = run_plugin(pid, vol, registry=reg)
     assert result.slice_probabilities is not None
@@ -61,7 +63,7 @@ def load_torch(path: Path) -> torch.jit.ScriptModule:
     return torch.jit.load(str(path)).eval()
 
 
-def pointing_game(case: str, model: torch.jit.ScriptModule) -> dict:
+def pointing_game(case: str, model: torch.jit.ScriptModule, context: int = 0) -> dict:
     """Share of real lesion slices whose IG / evidence-map maximum lies inside the real mask."""
     from captum.attr import IntegratedGradients
 
@@ -73,7 +75,8 @@ def pointing_game(case: str, model: torch.jit.ScriptModule) -> dict:
     ig = IntegratedGradients(model)
     hits_ig, hits_cam, n = 0, 0, 0
     for z in np.flatnonzero(scan.label.any(axis=(1, 2))):
-        x = torch.from_numpy(norm[z][None, None].copy())
+        zs = np.clip(np.arange(z - context, z + context + 1), 0, norm.shape[0] - 1)  # 2.5D: neighbours
+        x = torch.from_numpy(norm[zs][None].copy())
         attr = ig.attribute(x, baselines=torch.zeros_like(x), n_steps=32, internal_batch_size=8)
         amap = ndimage.gaussian_filter(np.abs(attr[0, 0].detach().numpy()), 2.0)
         with torch.no_grad():
@@ -114,13 +117,16 @@ def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: built on the 2.5D U-Net)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     folds = L._cache_dir() / "folds"
+    tag = args.tag
     P, Y, G, PRED, per_case, pg = [], [], [], [], {}, {}
     for ci, case in enumerate(sources.CASES):
-        info = json.loads((folds / f"cls_{case}.json").read_text())
-        scores = slice_scores(case, folds / f"cls_{case}.onnx")
+        info = json.loads((folds / f"cls_{case}{tag}.json").read_text())
+        context = int(info.get("context", 0))
+        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context)
         scan = sources.load_case(case)
         assert scan.label is not None
         zs = organ_slices(case)
@@ -133,7 +139,7 @@ def main() -> None:
             "specificity": round(float((~pred[y == 0]).mean()), 4), "threshold": info["threshold"],
             "argmax_slice_is_lesion": bool(y[int(np.argmax(p))]),
         }
-        pg[case] = pointing_game(case, load_torch(folds / f"cls_{case}.pt"))
+        pg[case] = pointing_game(case, load_torch(folds / f"cls_{case}{tag}.pt"), context)
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)
         Y.append(y)

@@ -61,18 +61,21 @@ class SliceScore(nn.Module):
         return torch.amax(self.evidence(x), dim=(2, 3))
 
 
-def val_slices(anat: list[L.Anatomy], seed: int) -> list[tuple[np.ndarray, int]]:
-    """Whole normalised synthetic slices (image (1, H, W), lesion present) from the training anatomy."""
+def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0) -> list[tuple[np.ndarray, int]]:
+    """Whole normalised synthetic slices (image (2 * context + 1, H, W): the slice and its neighbours,
+    ends repeated as the engine does; lesion present) from the training anatomy."""
     out = []
     for mod in ("CT", "MR"):
         for a, img, lab in baseline.synthetic_volumes(anat, mod, n=6, seed=seed):
             norm = a.normalize(img)
+            nz = norm.shape[0]
             for z in np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500):
                 if a.ignore[z].any():
                     continue  # a real lesion is in this slice: neither positive nor negative
                 area = int(lab[z].sum())
                 if area >= 5 or area == 0:
-                    out.append((norm[z][None], int(area >= 5)))
+                    zs = np.clip(np.arange(z - context, z + context + 1), 0, nz - 1)
+                    out.append((norm[zs], int(area >= 5)))
     return out
 
 
@@ -104,15 +107,17 @@ def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.x[0]), float(res.x[1])
 
 
-def build(fold: str, out_dir: Path, stem: str) -> dict:
+def build(fold: str, out_dir: Path, stem: str, tag: str = "") -> dict:
     t0 = time.time()
-    seg_info = json.loads((L._cache_dir() / "folds" / f"seg_{fold}.json").read_text()) if fold != "all" else \
+    folds = L._cache_dir() / "folds"
+    seg_info = json.loads((folds / f"seg_{fold}{tag}.json").read_text()) if fold != "all" else \
         json.loads((HERE.parent / "lesion_seg" / "train_log.json").read_text())
-    unet = UNet2d(in_ch=1, base=int(seg_info["base"]))
-    unet.load_state_dict(torch.load(L._cache_dir() / "folds" / f"seg_{fold}.state.pt", weights_only=True))
+    context = int(seg_info.get("context", 0))
+    unet = UNet2d(in_ch=2 * context + 1, base=int(seg_info["base"]))
+    unet.load_state_dict(torch.load(folds / f"seg_{fold}{tag}.state.pt", weights_only=True))
     raw = SliceScore(unet).eval()
     anat = [L.prepare(n) for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
-    val = val_slices(anat, SEED + 7)
+    val = val_slices(anat, SEED + 7, context)
     yv = np.array([y for _, y in val])
     lv = logits_of(raw, val)
     a, b = platt(lv, yv)
@@ -120,11 +125,11 @@ def build(fold: str, out_dir: Path, stem: str) -> dict:
     j = [(np.mean(p[yv == 1] >= t) + np.mean(p[yv == 0] < t) - 1, t) for t in np.unique(np.round(p, 4))]
     threshold = float(max(j)[1])
     model = SliceScore(unet, a, b).eval()
-    example = torch.zeros(1, 1, 96, 96)
+    example = torch.zeros(1, 2 * context + 1, 96, 96)
     sha = export_onnx(model, example, out_dir / f"{stem}.onnx", dynamic_hw=True, spatial_output=False)
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
-    info = {"fold": fold, "seg_model_sha256": seg_info["sha256"], "seed": SEED,
+    info = {"fold": fold, "seg_model_sha256": seg_info["sha256"], "seed": SEED, "context": context,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}
@@ -136,16 +141,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fold", default="all", choices=["all", *L.sources.CASES])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="", help="seg fold weights suffix (_ctx1: the 2.5D U-Net)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
-    if args.fold == "all":
-        info = build("all", HERE, "model")
+    if args.fold == "all":  # on the shipped segmenter (its train_log.json says 2D or 2.5D)
+        info = build("all", HERE, "model", args.tag)
         stamp_sha256(HERE / "plugin.toml", info["sha256"])
         stamp_sha256(HERE / "plugin.toml", info["sha256_pt"], key="extra_weights.saliency")
         (HERE / "model.json").rename(HERE / "train_log.json")
     else:
-        info = build(args.fold, L._cache_dir() / "folds", f"cls_{args.fold}")
+        info = build(args.fold, L._cache_dir() / "folds", f"cls_{args.fold}{args.tag}", args.tag)
     print(json.dumps(info))
 
 

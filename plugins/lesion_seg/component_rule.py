@@ -8,8 +8,10 @@ MedLens engine on whole volumes of *its own training anatomy* with one synthetic
 
     .venv/bin/python plugins/lesion_seg/component_rule.py [--per-modality 6] [--threads 1]
 
-Writes ``component_rule.json`` (per fold and rule: mean Dice, share of volumes where the chosen
-component is the lesion); the card quotes it and ``plugin.toml`` carries the winner.
+Writes ``component_rule{tag}.json`` (per fold and rule: mean Dice, share of volumes where the chosen
+component is the lesion); the card quotes it and ``plugin.toml`` carries the winner. With
+``--tag _ctx1 --context 1`` the same study for the 2.5D folds: the leak-free comparison of 2D and 2.5D
+on whole volumes (the crop-level validation Dice of training does not count false positives elsewhere).
 """
 
 from __future__ import annotations
@@ -45,9 +47,10 @@ def candidates(
     return np.asarray(result.label_map.array), np.asarray(result.heatmaps[0].array, np.float32)
 
 
-def study(fold: str, per_modality: int, weights: Path | None = None) -> dict:
+def study(fold: str, per_modality: int, weights: Path | None = None, context: int | None = None) -> dict:
     """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy."""
-    reg, pid = registry_for(HERE, weights, suffix=f"rule-{fold}") if weights else registry_for(HERE)
+    reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context) if weights
+                else registry_for(HERE))
     anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
     vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
     scores: dict[str, list[float]] = {r: [] for r in COMPONENT_RULES}
@@ -70,14 +73,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-modality", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: the 2.5D variant)")
+    ap.add_argument("--context", type=int, default=None, help="slice_context of the tagged folds")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     folds = lesion_data._cache_dir() / "folds"
-    out: dict = {"seed": SEED, "per_modality": args.per_modality, "folds": {}}
+    out: dict = {"seed": SEED, "per_modality": args.per_modality, "tag": args.tag, "folds": {}}
     for case in sources.CASES:
-        out["folds"][case] = study(case, args.per_modality, folds / f"seg_{case}.onnx")
+        weights = folds / f"seg_{case}{args.tag}.onnx"
+        out["folds"][case] = study(case, args.per_modality, weights, args.context)
         print(case, out["folds"][case], flush=True)
     folds_out = out["folds"].values()
     mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in COMPONENT_RULES}
@@ -85,7 +91,7 @@ def main() -> None:
     out["chosen"] = max(COMPONENT_RULES, key=lambda r: mean[r])
     out["per_fold_choice"] = {c: max(COMPONENT_RULES, key=lambda r: f["dice"][r])
                               for c, f in out["folds"].items()}
-    (HERE / "component_rule.json").write_text(json.dumps(out, indent=1))
+    (HERE / f"component_rule{args.tag}.json").write_text(json.dumps(out, indent=1))
     print(json.dumps({"mean_dice": mean, "chosen": out["chosen"], "per_fold": out["per_fold_choice"]}))
 
 

@@ -128,8 +128,9 @@ def write_card_tables(metrics: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="", help="fold weights suffix (e.g. _ctx1 for the 2.5D variant)")
-    ap.add_argument("--context", type=int, default=None, help="slice_context of the tagged folds (2.5D)")
+    ap.add_argument("--tag", default=None,
+                    help="fold weights suffix: '' = the 2D folds, _ctx1 = 2.5D (slice_context 1); default: "
+                         "the shipped variant, whose figures go to metrics.json, the figure and the card")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
     args = ap.parse_args()
     import torch
@@ -141,10 +142,14 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     folds = lesion_data._cache_dir() / "folds"
+    shipped = registry_for(HERE)[0].manifest(registry_for(HERE)[1]).input.slice_context
+    primary_tag = f"_ctx{shipped}" if shipped else ""
+    tag = primary_tag if args.tag is None else args.tag
+    context = int(tag.removeprefix("_ctx")) if tag.startswith("_ctx") else 0
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:
-        cv, p_net = run_model(case, folds / f"seg_{case}{args.tag}.onnx", context=args.context)
+        cv, p_net = run_model(case, folds / f"seg_{case}{tag}.onnx", context=context)
         b, p_base = run_baseline(case)
         s, _ = run_model(case, None)
         metrics["cv"][case], metrics["baseline"][case], metrics["shipped"][case] = cv, b, s
@@ -164,9 +169,10 @@ def main() -> None:
         "baseline_hd95_mm": finite_mean([metrics["baseline"][c]["hd95_mm"] for c in sources.CASES]),
         "shipped_dice": finite_mean([metrics["shipped"][c]["dice"] for c in sources.CASES]),
     }
-    out = HERE / f"metrics{args.tag}.json"
+    primary = tag == primary_tag
+    out = HERE / ("metrics.json" if primary else f"metrics{tag or '_2d'}.json")
     out.write_text(json.dumps(metrics, indent=1))
-    if not args.tag:
+    if primary:
         figure(preds, HERE / "segmentation.png")
         write_card_tables(metrics)
     print(json.dumps(metrics["mean"]))

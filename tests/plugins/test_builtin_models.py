@@ -75,7 +75,7 @@ def test_torchscript_twin_computes_what_the_onnx_model_does(plugin: str) -> None
     assert twin_spec(m) is not None
     twin = load_twin(m)
     session = ort.InferenceSession(str(m.weights_path), providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(0).random((2, 1, 96, 128), dtype=np.float32)
+    x = np.random.default_rng(0).random((2, m.input.num_channels, 96, 128), dtype=np.float32)
     want = session.run(None, {session.get_inputs()[0].name: x})[0]
     with torch.no_grad():
         got = twin(torch.from_numpy(x)).numpy()
