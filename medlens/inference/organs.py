@@ -13,6 +13,12 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+ORGANS = ("lungs", "brain")
+# The lung *field* a finding may sit in: a 20 mm closing fills the dent a mass makes against the
+# chest wall up to ~4 cm across (the 10 mm mask used to place training lesions left most of a 5 cm
+# juxtapleural mass outside), while the heart and the diaphragm domes (~10 cm) stay outside.
+LUNG_FIELD_CLOSING_MM = 20.0
+
 
 def _disk(radius_px: int) -> np.ndarray:
     r = max(1, int(radius_px))
@@ -79,15 +85,10 @@ def brain_mask_t1(image: np.ndarray, spacing: tuple[float, float, float]) -> np.
     return np.stack([ndimage.binary_fill_holes(s) for s in grown])
 
 
-ORGANS = ("lungs", "brain")
-# The lung *field* a finding may sit in: a 20 mm closing fills the dent a mass makes against the
-# chest wall up to ~4 cm across (the 10 mm mask used to place training lesions left most of a 5 cm
-# juxtapleural mass outside), while the heart and the diaphragm domes (~10 cm) stay outside.
-LUNG_FIELD_CLOSING_MM = 20.0
-
-
 def organ_mask(image: np.ndarray, spacing: tuple[float, float, float], organ: str) -> np.ndarray:
-    """``organ`` (one of :data:`ORGANS`) in ``image`` (z, y, x; HU for CT), ``spacing`` (x, y, z) mm."""
+    """``organ`` (one of :data:`ORGANS`) in ``image`` (z, y, x with axial slices along z; HU for CT),
+    ``spacing`` (x, y, z) mm. Per-slice morphology: meant for axial series (what the built-in models
+    run on after reorienting to LPS)."""
     if organ == "lungs":
         return lung_mask(image, spacing, closing_mm=LUNG_FIELD_CLOSING_MM)
     if organ == "brain":

@@ -24,8 +24,8 @@ def _only(folder: Path) -> PluginRegistry:
 def registry_for(
     plugin_dir: Path, weights: Path | None = None, suffix: str = "", slice_context: int | None = None
 ) -> tuple[PluginRegistry, str]:
-    """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``, and for a
-    2.5D variant another ``slice_context``: num_channels follows).
+    """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``, and with
+    them another ``slice_context`` for a 2D / 2.5D variant: num_channels follows).
 
     Returns the registry and the plugin id to run. The temporary folder lives as long as the process.
     """
