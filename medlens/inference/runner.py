@@ -235,11 +235,14 @@ def run_plugin(
 def model_channels(array: np.ndarray, spec: InputSpec) -> np.ndarray:
     """(z, y, x) -> (C, z, y, x) as the model was trained: for a 2.5D model (``slice_context``)
     the slice and its neighbours, the end slices repeated (as in training); otherwise a scalar
-    series repeated for models trained on ``num_channels`` channels."""
+    series repeated for models trained on ``num_channels`` channels.
+
+    Read-only views: the 2.5D channels are windows over one edge-padded copy (1x the volume, not
+    2c+1 copies)."""
     c = spec.slice_context
     if c:
-        nz = array.shape[0]
-        return array[np.clip(np.arange(nz)[None] + np.arange(-c, c + 1)[:, None], 0, nz - 1)]
+        padded = np.pad(array, ((c, c), (0, 0), (0, 0)), mode="edge")
+        return np.moveaxis(np.lib.stride_tricks.sliding_window_view(padded, 2 * c + 1, axis=0), -1, 0)
     n = spec.num_channels
     return np.broadcast_to(array[None], (n, *array.shape)) if n > 1 else array[None]
 

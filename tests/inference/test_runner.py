@@ -340,6 +340,11 @@ def test_slice_context_feeds_neighbouring_slices(make_plugin: Callable[..., Path
     assert out is not None
     np.testing.assert_allclose(out.array[:, 4, 4], [-1, -2, -2, -2, -1], atol=1e-5)
     from medlens.inference.manifest import InputSpec
+    from medlens.inference.runner import model_channels
 
+    spec = InputSpec(modality=["CT"], dims=2, num_channels=5, slice_context=2)
+    channels = model_channels(vol.array, spec)  # windows over one padded copy, not five copies
+    assert channels.shape == (5, *vol.array.shape) and channels.base is not None
+    np.testing.assert_array_equal(channels[:, 0, 0, 0], [0, 0, 0, 1, 2])
     with pytest.raises(ValueError, match="num_channels = 3"):
         InputSpec(modality=["CT"], dims=2, num_channels=1, slice_context=1)
