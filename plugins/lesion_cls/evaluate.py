@@ -78,7 +78,8 @@ def pointing_game(case: str, model: torch.jit.ScriptModule, context: int = 0) ->
         zs = np.clip(np.arange(z - context, z + context + 1), 0, norm.shape[0] - 1)  # 2.5D: neighbours
         x = torch.from_numpy(norm[zs][None].copy())
         attr = ig.attribute(x, baselines=torch.zeros_like(x), n_steps=32, internal_batch_size=8)
-        amap = ndimage.gaussian_filter(np.abs(attr[0, 0].detach().numpy()), 2.0)
+        # summed over the input slices, as the viewer's saliency maps are (2.5D: slice + neighbours)
+        amap = ndimage.gaussian_filter(np.abs(attr[0].detach().numpy().sum(axis=0)), 2.0)
         with torch.no_grad():
             ev = model.evidence(x)[0, 0].numpy()
         yi, xi = np.unravel_index(int(np.argmax(amap)), amap.shape)

@@ -142,7 +142,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     folds = lesion_data._cache_dir() / "folds"
-    shipped = registry_for(HERE)[0].manifest(registry_for(HERE)[1]).input.slice_context
+    registry, plugin_id = registry_for(HERE)
+    shipped = registry.manifest(plugin_id).input.slice_context
     primary_tag = f"_ctx{shipped}" if shipped else ""
     tag = primary_tag if args.tag is None else args.tag
     context = int(tag.removeprefix("_ctx")) if tag.startswith("_ctx") else 0
