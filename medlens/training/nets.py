@@ -62,6 +62,22 @@ class UNet2d(nn.Module):
         return self.head(x)
 
 
+class MeanLogits(nn.Module):
+    """Several networks of one shape as one: the mean of their logit maps.
+
+    Why: with one or two chest CTs per training set a single U-Net's choice among its candidate
+    regions varies from run to run; averaging the cross-validation fold models and the all-anatomy
+    model (the usual k-fold ensemble) steadies it. Exported as one ONNX / TorchScript graph.
+    """
+
+    def __init__(self, members: list[nn.Module]) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members]).mean(dim=0)
+
+
 class SliceClassifier(nn.Module):
     """"Lesion present" for a slice of any size: a small CNN, a logit map, then global max pooling.
 

@@ -129,7 +129,9 @@ def build(fold: str, out_dir: Path, stem: str, tag: str = "") -> dict:
     sha = export_onnx(model, example, out_dir / f"{stem}.onnx", dynamic_hw=True, spatial_output=False)
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
-    info = {"fold": fold, "seg_model_sha256": seg_info["sha256"], "seed": SEED, "context": context,
+    # the shipped segmenter may be a fold ensemble: this classifier is built on its all-anatomy member
+    seg_sha = seg_info.get("sha256_all_member", seg_info["sha256"])
+    info = {"fold": fold, "seg_model_sha256": seg_sha, "seed": SEED, "context": context,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}

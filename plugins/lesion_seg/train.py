@@ -24,7 +24,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training.export import export_onnx, sha256_of, stamp_sha256
-from medlens.training.nets import UNet2d
+from medlens.training.nets import MeanLogits, UNet2d
 
 HERE = Path(__file__).resolve().parent
 SEED = 1234
@@ -115,6 +115,28 @@ def train(
     return info
 
 
+def ship_ensemble(tag: str, context: int, base: int) -> dict:
+    """The shipped model as the mean of the all-anatomy model and the four fold models (their
+    state files in the cache, same ``tag``): ONNX + TorchScript twin, sha256 stamped."""
+    members = []
+    for name in ("all", *L.sources.CASES):
+        net = UNet2d(in_ch=2 * context + 1, base=base)
+        net.load_state_dict(torch.load(fold_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
+        members.append(net.eval())
+    model = MeanLogits(members).eval()
+    example = torch.zeros(1, 2 * context + 1, 128, 128)
+    sha = export_onnx(model, example, HERE / "model.onnx", dynamic_hw=True, spatial_output=True)
+    torch.jit.trace(model, example).save(str(HERE / "model.pt"))
+    stamp_sha256(HERE / "plugin.toml", sha)
+    stamp_sha256(HERE / "plugin.toml", sha256_of(HERE / "model.pt"), key="extra_weights.saliency")
+    info = json.loads((HERE / "train_log.json").read_text())  # the all-anatomy member's log
+    info.setdefault("sha256_all_member", info["sha256"])
+    info.update({"ensemble": [f"seg_{n}{tag}" for n in ("all", *L.sources.CASES)], "sha256": sha,
+                 "sha256_pt": sha256_of(HERE / "model.pt")})
+    (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
+    return info
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fold", default="all", choices=["all", *L.sources.CASES])
@@ -125,7 +147,12 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--ensemble", action="store_true",
+                    help="no training: ship the mean of seg_all{tag} and the four fold models {tag}")
     args = ap.parse_args()
+    if args.ensemble:
+        print(json.dumps(ship_ensemble(args.tag, args.context, args.base)))
+        return
     torch.set_num_threads(args.threads)
     out = HERE / "model.onnx" if args.fold == "all" else fold_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag)
