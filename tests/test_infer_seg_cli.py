@@ -85,20 +85,11 @@ def test_infer_dicom_seg_needs_a_dicom_series(tmp_path: Path, plugin_env, capsys
 
 def test_infer_classification_writes_a_dicom_sr(tmp_path: Path, plugin_env, capsys) -> None:
     """A slice-wise classifier on a DICOM series, ``--out ai.dcm``: an SR pointing at the top slice."""
-    from infer_helpers import TinyClassifier
+    from infer_helpers import SLICE_DETECTOR, TinyClassifier
 
     from medlens.viewer.io.dicom_sr import read_classification_sr
 
-    write_plugin(
-        tmp_path / "plugins",
-        "cls2d",
-        TinyClassifier(),
-        task="classification",
-        dims=2,
-        input_extra="spatial_shape = [6, 6]",
-        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
-        'study_aggregation = "max"',
-    )
+    write_plugin(tmp_path / "plugins", "cls2d", TinyClassifier(), **SLICE_DETECTOR)
     series = tmp_path / "ct"
     arr = np.zeros((5, 12, 12), np.int16)
     arr[3] = 2  # "bright" only on slice 3 (normalisation none: raw values; surer than "normal" anywhere)

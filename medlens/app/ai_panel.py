@@ -53,6 +53,7 @@ from medlens.app.ai_compat import (
     slice_scores,
     uncertain_slices,
 )
+from medlens.app.busy import error_line, show_busy, show_status
 from medlens.app.jobs import Job, JobContext
 from medlens.app.overlay_controls import OverlayControls
 from medlens.app.score_plot import ScorePlot
@@ -62,18 +63,6 @@ log = logging.getLogger(__name__)
 
 ROLE_ID = Qt.ItemDataRole.UserRole
 HEATMAP_CMAP = "inferno"
-
-
-def _one_line(exc: BaseException) -> str:
-    """The message of any exception as one line (InferenceError messages already are)."""
-    from medlens.inference.errors import InferenceError
-
-    if isinstance(exc, MemoryError):
-        return "not enough memory to run this plugin; close other studies or applications and retry"
-    text = " ".join(str(exc).split())
-    if isinstance(exc, InferenceError):
-        return text or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class AiPanel(QWidget):
@@ -221,7 +210,7 @@ class AiPanel(QWidget):
         try:
             choices = plugin_choices(self.registry, self.volume)
         except Exception as exc:  # discovery itself never raises, but a registry may
-            self._say(f"Could not list plugins: {_one_line(exc)}")
+            self._say(f"Could not list plugins: {error_line(exc)}")
             return
         if self.volume is not None and not self.volume.meta.complete:
             choices = [
@@ -328,7 +317,7 @@ class AiPanel(QWidget):
                 try:
                     extras["surfaces"] = build_label_surfaces(result.label_map, cancel=ctx.cancel_event)
                 except Exception as exc:  # the slice overlays still work without 3D
-                    extras["surface_error"] = _one_line(exc)
+                    extras["surface_error"] = error_line(exc)
             unc = [h for h in result.heatmaps if h.kind == "uncertainty"]
             if unc:
                 extras["flagged"] = uncertain_slices(unc[0])
@@ -339,7 +328,7 @@ class AiPanel(QWidget):
             name=f"ai:{plugin_id}",
             cancel_exceptions=(InferenceCancelled,),
             expected_errors=(InferenceError, MemoryError),
-            message_for=_one_line,
+            message_for=error_line,
         )
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda payload, j=job: self._on_finished(j, payload))
@@ -373,8 +362,8 @@ class AiPanel(QWidget):
             self.show_result(result, extras)
         except Exception as exc:  # showing must not crash the window either
             log.exception("showing the AI result failed")
-            self._say(f"Could not show the result: {_one_line(exc)}")
-            self.run_failed.emit(_one_line(exc))
+            self._say(f"Could not show the result: {error_line(exc)}")
+            self.run_failed.emit(error_line(exc))
             return
         self.result_ready.emit(result)
 
@@ -394,12 +383,7 @@ class AiPanel(QWidget):
         self.run_cancelled.emit()
 
     def _set_running(self, running: bool, text: str = "") -> None:
-        self.progress.setVisible(running)
-        self.cancel_button.setEnabled(running)
-        self.cancel_button.setVisible(running)
-        if running:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(text[:40] + " %p%" if text else "%p%")
+        show_busy(self.progress, self.cancel_button, running, text)
         pid = self.selected_plugin_id()
         choice = self.choices.get(pid) if pid else None
         self.run_button.setEnabled(not running and choice is not None and choice.runnable)
@@ -408,8 +392,7 @@ class AiPanel(QWidget):
     def _say(self, text: str) -> None:
         """One line in the panel and in the window's status bar."""
         self.last_message = text
-        self.status.setText(text if len(text) <= 90 else text[:87] + "…")
-        self.status.setToolTip(text)
+        show_status(self.status, text)
         show = getattr(self.window, "show_message", None)
         if show is not None:
             show(text)
@@ -495,7 +478,7 @@ class AiPanel(QWidget):
                 pane3d.view.set_label_surfaces(lm, extras.get("surfaces"))
             except Exception as exc:
                 log.exception("3D label surfaces failed")
-                self._say(f"3D surfaces unavailable: {_one_line(exc)}")
+                self._say(f"3D surfaces unavailable: {error_line(exc)}")
         self.flagged_list.clear()
         if self.ai_heatmap is None:
             self.flagged_list.addItem("(run with the uncertainty map to list uncertain slices)")

@@ -22,6 +22,7 @@ from typing import Any
 
 from PySide6.QtGui import QAction
 
+from medlens.app.errors import one_line
 from medlens.corrections import CorrectionStore, report_correction
 
 _EDIT_STARTED: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
@@ -133,7 +134,7 @@ def make_report_action(
             record_id = report_from_window(window, store, comment=comment() if comment is not None else "")
             text = report_message(store, record_id)
         except Exception as exc:  # a status line, never a crash of the GUI
-            show(f"Correction not reported: {' '.join(str(exc).split()) or type(exc).__name__}")
+            show(f"Correction not reported: {one_line(exc)}")
             return
         action.last_record_id = record_id
         show(text)

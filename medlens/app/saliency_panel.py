@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from medlens.app.busy import error_line, show_busy, show_status
 from medlens.app.jobs import Job, JobContext
 from medlens.app.overlay_controls import OverlayControls
 
@@ -64,12 +65,6 @@ BADGE_STYLE = {
     False: "QLabel { background: #b3261e; color: white; font-weight: bold; padding: 2px 6px; }",
     None: "QLabel { background: #777; color: white; font-weight: bold; padding: 2px 6px; }",
 }
-
-
-def _one_line(exc: BaseException) -> str:
-    from medlens.app.ai_panel import _one_line as one_line
-
-    return one_line(exc)
 
 
 def method_availability(manifest: Any) -> dict[str, str | None]:
@@ -332,7 +327,7 @@ class ExplainSection(QGroupBox):
             name=f"saliency:{plugin_id}",
             cancel_exceptions=(InferenceCancelled,),
             expected_errors=(InferenceError, MemoryError),
-            message_for=_one_line,
+            message_for=error_line,
         )
         job.progress.connect(self._on_progress)
         job.finished.connect(lambda payload, j=job: self._on_finished(j, payload))
@@ -368,8 +363,8 @@ class ExplainSection(QGroupBox):
             self.show_saliency(saliency)
         except Exception as exc:  # showing must not crash the window
             log.exception("showing the saliency map failed")
-            self._say(f"Could not show the map: {_one_line(exc)}")
-            self.explain_failed.emit(_one_line(exc))
+            self._say(f"Could not show the map: {error_line(exc)}")
+            self.explain_failed.emit(error_line(exc))
             return
         self.explained.emit(saliency)
 
@@ -388,20 +383,14 @@ class ExplainSection(QGroupBox):
         self.explain_cancelled.emit()
 
     def _set_running(self, running: bool, text: str = "") -> None:
-        self.progress.setVisible(running)
-        self.cancel_button.setVisible(running)
-        self.cancel_button.setEnabled(running)
-        if running:
-            self.progress.setRange(0, 0)
-            self.progress.setFormat(text[:40] + " %p%" if text else "%p%")
+        show_busy(self.progress, self.cancel_button, running, text)
         ok = self.availability.get(self.method_combo.currentData()) is None and bool(self.availability)
         self.run_button.setEnabled(not running and ok)
         self.remove_button.setEnabled(not running and self.heatmap is not None)
 
     def _say(self, text: str) -> None:
         self.last_message = text
-        self.status.setText(text if len(text) <= 90 else text[:87] + "…")
-        self.status.setToolTip(text)
+        show_status(self.status, text)
         show = getattr(self.ai.window, "show_message", None)
         if show is not None and text:
             show(text)

@@ -46,16 +46,11 @@ def threshold_labels(
 
 def keep_largest_component(labels: np.ndarray, values: Sequence[int] | None = None) -> np.ndarray:
     """Per label value, keep only the largest 26-connected component (removes speckle false positives)."""
+    if values is None:
+        return select_component(labels, None, "size")
     out = labels.copy()
-    structure = np.ones((3,) * labels.ndim, dtype=bool)
-    for value in values if values is not None else [int(v) for v in np.unique(labels) if v != 0]:
-        mask = labels == value
-        components, n = ndimage.label(mask, structure)
-        if n <= 1:
-            continue
-        sizes = np.bincount(components.ravel())
-        sizes[0] = 0
-        out[mask & (components != int(sizes.argmax()))] = 0
+    for value in values:
+        out = select_component(out, None, "size", value)
     return out
 
 

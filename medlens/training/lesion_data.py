@@ -175,7 +175,8 @@ class CropSampler:
         self.organ_slices = [np.flatnonzero(a.organ.sum(axis=(1, 2)) > 200) for a in anatomies]
         self.body_slices = [np.flatnonzero(a.body.sum(axis=(1, 2)) > 200) if a.body is not None
                             else self.organ_slices[i] for i, a in enumerate(anatomies)]
-        self.border = [organ_border(a) for a in anatomies]
+        # hard negatives only matter when lesion-free crops are drawn (not for validation samplers)
+        self.border = [organ_border(a) if p_lesion < 1.0 else np.zeros((0, 0, 0), bool) for a in anatomies]
         self.border_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 50) for b in self.border]
 
     def sample(self) -> Crop:

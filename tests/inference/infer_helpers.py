@@ -54,6 +54,17 @@ class TinyClassifier(torch.nn.Module):
         return torch.cat([torch.zeros_like(m), 8 * (m - 0.5)], dim=1)
 
 
+# write_plugin(..., TinyClassifier(), **SLICE_DETECTOR): a 2D "bright slice" detector whose study
+# probability is its most suspicious slice
+SLICE_DETECTOR: dict[str, str | int] = {
+    "task": "classification",
+    "dims": 2,
+    "input_extra": "spatial_shape = [6, 6]",
+    "output": 'num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
+    'study_aggregation = "max"',
+}
+
+
 def export(model: torch.nn.Module, runtime: str, path: Path, example: torch.Tensor) -> Path:
     model.eval()
     if runtime == "onnx":

@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from infer_helpers import Identity3d, TinyClassifier, TinySeg3d, TinyThreshold3d, ball_volume, torch
+from infer_helpers import (
+    SLICE_DETECTOR,
+    Identity3d,
+    TinyClassifier,
+    TinySeg3d,
+    TinyThreshold3d,
+    ball_volume,
+    torch,
+)
 
 from medlens.inference.commands import plugins_list, plugins_show, run_infer
 from medlens.inference.discovery import PluginRegistry
@@ -179,15 +187,7 @@ def test_detector_reports_the_most_suspicious_slice_for_the_study(
     make_plugin: Callable[..., Path], tmp_path: Path
 ) -> None:
     """``study_aggregation = "max"``: one bright slice in ten makes the study positive."""
-    make_plugin(
-        "det",
-        TinyClassifier(),
-        task="classification",
-        dims=2,
-        input_extra="spatial_shape = [6, 6]",
-        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
-        'study_aggregation = "max"',
-    )
+    make_plugin("det", TinyClassifier(), **SLICE_DETECTOR)
     array = np.zeros((10, 10, 10), np.float32)
     array[7] = 1.0
     volume = Volume(array, meta=VolumeMeta(modality="CT"))
