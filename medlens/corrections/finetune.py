@@ -103,7 +103,8 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     out = apply_activation(
         predict_dense(model_channels(norm, m.input), m, opts, run), m.output.activation
     )
-    return segmentation_labels(out, m, opts, grid, organ_on_model_grid(m, volume.meta.modality, array, grid))
+    organ = organ_on_model_grid(m, volume.meta.modality, array, grid, [])
+    return segmentation_labels(out, m, opts, grid, organ)
 
 
 def heldout_dice(m: Manifest, cases: list[_Case], run: Any) -> float:

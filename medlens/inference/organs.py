@@ -3,9 +3,11 @@
 Why: a lesion detector should only report a finding inside the organ it was trained for (nodule
 CAD segments the lungs first; a brain-tumour model looks inside the brain), the training puts
 synthetic lesions where real ones sit (in the lung touching pleura or vessels, in the brain
-touching cortex), and the classical baseline segments "inside the organ". No organ model is
-available offline, so these are classical thresholds + morphology: good enough to bound where a
-lesion may be, not to be shown to a user as a segmentation.
+touching cortex), and the classical baseline segments "inside the organ". These are classical
+thresholds + morphology: good enough to bound where a lesion may be, not to be shown to a user as a
+segmentation. The lung field works on chest CT; the T1 brain mask does not separate the scalp of a
+whole-head contrast T1, so the engine takes the brain from the deepbet adapter when it is installed
+(``runner.organ_on_model_grid``) and falls back to :func:`brain_mask_t1` with a warning.
 """
 
 from __future__ import annotations

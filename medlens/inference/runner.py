@@ -18,7 +18,7 @@ from scipy import ndimage
 
 from medlens.inference.cache import ResultCache, volume_hash
 from medlens.inference.discovery import PluginRegistry, default_registry
-from medlens.inference.errors import InferenceError, OutOfMemory
+from medlens.inference.errors import InferenceCancelled, InferenceError, OutOfMemory
 from medlens.inference.jobs import ProgressFn, check_cancelled, scaled_progress
 from medlens.inference.manifest import InputSpec, Manifest
 from medlens.inference.postprocess import (
@@ -296,6 +296,24 @@ def predict_dense(
     return np.stack(outputs, axis=1)
 
 
+def ranking_scores(probability: np.ndarray, slice_context: int) -> np.ndarray:
+    """The probabilities a component rule ranks regions by: those of a 2.5D model's first and last
+    ``slice_context`` slices count as 0.
+
+    Why: there the model's neighbour channels are padded copies, an input it never sees inside a
+    series, and its confidence on them is the least trustworthy (a lung base on the first slice of a
+    chest CT outranked the nodule). A region only on those slices is still reported when it is the
+    only one; the label itself is not changed.
+    """
+    c = slice_context
+    if c <= 0 or probability.shape[0] <= 2 * c:
+        return probability
+    ranked = probability.copy()
+    ranked[:c] = 0.0
+    ranked[-c:] = 0.0
+    return ranked
+
+
 def segmentation_labels(
     out: np.ndarray, m: Manifest, opts: RunOptions, grid: Any, organ: np.ndarray | None = None
 ) -> np.ndarray:
@@ -318,21 +336,49 @@ def segmentation_labels(
     rule = m.options.component_rule
     if opts.keep_largest_component and rule != "size":
         for v in values:
-            labels = select_component(labels, out[channel_of[v]], rule, v)
+            scores = ranking_scores(out[channel_of[v]], m.input.slice_context)
+            labels = select_component(labels, scores, rule, v)
     labels = resample_to_source(labels, grid, is_label=True)
     if opts.keep_largest_component and rule == "size":
         labels = keep_largest_component(labels)
     return labels
 
 
-def organ_on_model_grid(m: Manifest, modality: str, array: np.ndarray, grid: Any) -> np.ndarray | None:
+def organ_on_model_grid(
+    m: Manifest,
+    modality: str,
+    array: np.ndarray,
+    grid: Any,
+    warnings: list[str],
+    cancel: threading.Event | None = None,
+) -> np.ndarray | None:
     """The manifest's organ for this modality (``options.organ``) on the model grid, from the
-    resampled raw intensities ``array``; None when the plugin names no organ for it."""
+    resampled raw intensities ``array``; None when the plugin names no organ for it.
+
+    The brain comes from deepbet when it is installed (a pretrained brain extraction); otherwise from
+    the classical threshold mask, with a warning that it is crude (it keeps the scalp of a contrast T1).
+    """
     name = m.options.organ.get((modality or "").upper())
     if not name:
         return None
     from medlens.inference.organs import organ_mask
 
+    if name == "brain":
+        from medlens.inference.adapters import deepbet
+
+        try:
+            mask = deepbet.brain_mask(array, grid.model, cancel)
+        except InferenceCancelled:
+            raise
+        except InferenceError as exc:
+            mask = None
+            warnings.append(f"deepbet brain extraction failed ({exc}); findings are bounded by a crude "
+                            "threshold brain mask")
+        if mask is not None:
+            return mask
+        if not any("deepbet" in w for w in warnings):
+            warnings.append("deepbet is not installed: findings are bounded by a crude threshold brain mask "
+                            "that may keep the scalp (pip install 'medlens[brain]')")
     return organ_mask(np.asarray(array, np.float32), grid.model.spacing, name)
 
 
@@ -389,7 +435,7 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    organ = organ_on_model_grid(m, volume.meta.modality, array, grid)
+    organ = organ_on_model_grid(m, volume.meta.modality, array, grid, result.warnings, cancel)
     labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import SimpleITK as sitk
 
 from medlens.inference.commands import plugins_list, plugins_show
 from medlens.inference.discovery import PluginRegistry
+from medlens.inference.manifest import Manifest
 from medlens.inference.runner import run_plugin
 from medlens.viewer.model import Volume, VolumeMeta
 
@@ -54,3 +56,53 @@ def test_deepbet_brain_mask_dice_on_colin27() -> None:
     assert dice >= 0.9, f"Dice {dice:.3f}"
     assert result.heatmaps[0].kind == "probability"
     assert np.all(result.heatmaps[0].array[mask] > 0.5)
+
+
+def lesion_seg_manifest() -> Manifest:
+    builtin = PluginRegistry.discover(user=False, entry_points=False, adapters=False)
+    return builtin.manifest("medlens.lesion-seg")
+
+
+@needs_deepbet
+@needs_colin
+@pytest.mark.slow
+def test_a_plugins_brain_organ_comes_from_deepbet() -> None:
+    """options.organ = { MR = "brain" } bounds findings by deepbet's mask, not by the threshold mask
+    that keeps the scalp of a whole-head T1."""
+    from medlens.inference.organs import organ_mask
+    from medlens.inference.runner import organ_on_model_grid
+
+    volume = Volume.from_sitk(sitk.ReadImage(str(CH2)), VolumeMeta(modality="MR"))
+    reference = sitk.GetArrayFromImage(sitk.ReadImage(str(CH2BET))) > 0
+    warnings: list[str] = []
+    grid = SimpleNamespace(model=volume.geometry)
+    mask = organ_on_model_grid(lesion_seg_manifest(), "MR", volume.array, grid, warnings)
+    assert mask is not None and mask.shape == reference.shape and not warnings
+
+    def dice(a: np.ndarray) -> float:
+        return float(2 * (a & reference).sum() / (a.sum() + reference.sum()))
+
+    crude = organ_mask(np.asarray(volume.array, np.float32), volume.geometry.spacing, "brain")
+    assert dice(mask) >= 0.9, f"Dice {dice(mask):.3f}"
+    assert dice(crude) < dice(mask) - 0.05  # why deepbet: the threshold mask is cruder
+
+
+def test_without_deepbet_the_brain_is_a_threshold_mask_and_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    from medlens.inference.adapters import deepbet
+    from medlens.inference.organs import organ_mask
+    from medlens.inference.runner import organ_on_model_grid
+    from medlens.viewer.model import Geometry
+
+    monkeypatch.setattr(deepbet, "_registry", lambda: None)
+    _, y, x = np.mgrid[:6, :64, :64]
+    head = ((((y - 32) / 28.0) ** 2 + ((x - 32) / 24.0) ** 2) < 1).astype(np.float32) * 300.0
+    head[:, 20:44, 20:44] = 500.0  # a bright "brain" inside a "skull"
+    head[:, 18:46, 18] = head[:, 18:46, 45] = 50.0
+    warnings: list[str] = []
+    grid = SimpleNamespace(model=Geometry((1.0, 1.0, 5.0)))
+    mask = organ_on_model_grid(lesion_seg_manifest(), "MR", head, grid, warnings)
+    assert mask is not None
+    np.testing.assert_array_equal(mask, organ_mask(head, (1.0, 1.0, 5.0), "brain"))
+    assert len(warnings) == 1 and "deepbet is not installed" in warnings[0]
+    assert organ_on_model_grid(lesion_seg_manifest(), "CT", head - 1000, grid, warnings) is not None
+    assert len(warnings) == 1  # the lungs need no model: no warning

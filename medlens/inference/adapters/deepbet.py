@@ -18,6 +18,8 @@ The mask then goes back to the source grid (an exact permutation: nearest neighb
 
 from __future__ import annotations
 
+import functools
+import threading
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,10 +33,10 @@ from medlens.inference.jobs import check_cancelled
 from medlens.inference.manifest import parse_manifest
 from medlens.inference.postprocess import keep_largest_component
 from medlens.inference.preprocess import ModelGrid, resample_to_source
-from medlens.viewer.model import Geometry, Heatmap, Label, LabelMap
+from medlens.viewer.model import Geometry, Heatmap, Label, LabelMap, Volume, VolumeMeta
 
 if TYPE_CHECKING:
-    from medlens.inference.discovery import PluginEntry
+    from medlens.inference.discovery import PluginEntry, PluginRegistry
     from medlens.inference.runner import InferenceResult, PipelineContext
 
 PLUGIN_ID = "deepbet.brain-extraction"
@@ -205,3 +207,34 @@ def pipeline(ctx: PipelineContext) -> InferenceResult:
     )
     step(4)
     return result
+
+
+# -- the brain as an organ for other plugins ------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def _registry() -> PluginRegistry | None:
+    """A registry holding only this adapter (its sessions stay open between calls), or None."""
+    from medlens.inference.discovery import PluginRegistry
+
+    e = entry()
+    return PluginRegistry([e]) if e is not None and e.ok else None
+
+
+def brain_mask(
+    array: np.ndarray, geometry: Geometry, cancel: threading.Event | None = None
+) -> np.ndarray | None:
+    """deepbet's brain mask of the T1 ``array`` (z, y, x) lying on ``geometry``; None when deepbet is
+    not installed.
+
+    Why: a plugin with ``options.organ = { MR = "brain" }`` must drop findings in the scalp, orbits
+    and skull base; the classical threshold mask cannot tell the scalp from the brain on a whole-head
+    contrast T1 (its bright diploe and fat bridge the skull), deepbet can.
+    """
+    registry = _registry()
+    if registry is None:
+        return None
+    from medlens.inference.runner import run_plugin
+
+    volume = Volume(np.ascontiguousarray(array, dtype=np.float32), geometry, VolumeMeta(modality="MR"))
+    result = run_plugin(PLUGIN_ID, volume, registry=registry, cancel=cancel)
+    assert result.label_map is not None
+    return np.asarray(result.label_map.array) > 0
