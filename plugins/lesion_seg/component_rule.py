@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage
 
 from medlens.inference.postprocess import COMPONENT_RULES, select_component
+from medlens.inference.runner import ranking_scores
 from medlens.training import baseline, lesion_data, sources
 from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
@@ -51,6 +52,7 @@ def study(fold: str, per_modality: int, weights: Path | None = None, context: in
     """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy."""
     reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context) if weights
                 else registry_for(HERE))
+    ranked_context = reg.manifest(pid).input.slice_context  # as the engine ranks (2.5D end slices)
     anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
     vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
     scores: dict[str, list[float]] = {r: [] for r in COMPONENT_RULES}
@@ -60,7 +62,8 @@ def study(fold: str, per_modality: int, weights: Path | None = None, context: in
         labels[a.ignore] = 0  # a real lesion in training anatomy is neither hit nor false positive
         n_components.append(int(ndimage.label(labels > 0, np.ones((3, 3, 3), bool))[1]))
         for rule in COMPONENT_RULES:
-            scores[rule].append(dice(select_component(labels, prob, rule) > 0, lab))
+            kept = select_component(labels, ranking_scores(prob, ranked_context), rule)
+            scores[rule].append(dice(kept > 0, lab))
     return {
         "volumes": len(vols),
         "median_components": float(np.median(n_components)),

@@ -146,7 +146,8 @@ def main() -> None:
     shipped = registry.manifest(plugin_id).input.slice_context
     primary_tag = f"_ctx{shipped}" if shipped else ""
     tag = primary_tag if args.tag is None else args.tag
-    context = int(tag.removeprefix("_ctx")) if tag.startswith("_ctx") else 0
+    # the fold's own training record says how many neighbour slices it takes
+    context = int(json.loads((folds / f"seg_{sources.CASES[0]}{tag}.json").read_text()).get("context", 0))
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:

@@ -113,10 +113,11 @@ def test_manifest_component_rule_keeps_the_most_probable_region(
         assert dice > 0.8, (rule, dice)
 
 
-def test_a_2p5d_models_end_slices_do_not_win_the_component_rule() -> None:
+@pytest.mark.parametrize("rule", ["mean", "peak"])
+def test_a_2p5d_models_end_slices_do_not_win_the_component_rule(rule: str) -> None:
     """A confident region on the first slice (padded neighbours) and a less confident one inside the
-    series: a 2.5D model's "mean" rule keeps the inner one, a 2D model the end one; an end-slice
-    region alone is still reported."""
+    series: a 2.5D model's rule keeps the inner one, a 2D model's the end one; an end-slice region
+    alone is still reported."""
     from medlens.inference.postprocess import select_component
     from medlens.inference.runner import ranking_scores
 
@@ -124,14 +125,14 @@ def test_a_2p5d_models_end_slices_do_not_win_the_component_rule() -> None:
     prob[0, 2:8, 2:8] = 0.99  # lung base on the first slice
     prob[4:7, 12:17, 12:17] = 0.8  # the lesion
     labels = (prob > 0.5).astype(np.uint8)
-    kept_2d = select_component(labels, ranking_scores(prob, 0), "mean", 1)
-    kept_25d = select_component(labels, ranking_scores(prob, 1), "mean", 1)
+    kept_2d = select_component(labels, ranking_scores(prob, 0), rule, 1)
+    kept_25d = select_component(labels, ranking_scores(prob, 1), rule, 1)
     assert kept_2d[0].any() and not kept_2d[5].any()
     assert kept_25d[5, 14, 14] and not kept_25d[0].any()
     assert kept_25d.sum() == labels[4:7].sum()
     only_end = labels.copy()
     only_end[4:7] = 0
-    assert select_component(only_end, ranking_scores(prob, 1), "mean", 1).sum() == only_end.sum()
+    assert select_component(only_end, ranking_scores(prob, 1), rule, 1).sum() == only_end.sum()
     np.testing.assert_array_equal(ranking_scores(prob[:2], 1), prob[:2])  # too few slices: unchanged
 
 
