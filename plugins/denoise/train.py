@@ -4,11 +4,17 @@ Data (DATA.md, all installed offline), split by volume:
   train  CT: pyradiomics lung1 (48 slices) + pydicom-data head CT slice 693;
          MR: Colin27 ch2 (mricron-data), MNI152 2009 (nilearn), pyradiomics brain1
   test   CT: lung2          MR: brain2          (never read here)
-Noise: CT image-domain Poisson-like correlated noise, SD drawn uniformly in 10-80 HU (blind: the model
-is never told the level); MR Rician noise, sigma 1-8 % of the foreground median.
+Noise: CT image-domain Poisson-like correlated noise, SD drawn uniformly in 0-80 HU (blind: the model
+is never told the level); MR Rician noise, sigma 0-8 % of the foreground median. Why from 0: the
+"clean" volumes carry their own acquisition noise (~10-17 HU); a model that never sees a patch without
+added noise learns to remove that too and then damages a normal-dose scan. Drawing from 0 teaches it
+to take an image back to a normal-dose appearance and to leave one that already has it alone.
 Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engine computes it.
 
     .venv/bin/python plugins/denoise/train.py [--steps 1500] [--threads 1]
+
+The shipped weights are three phases (MODEL_CARD.md, "Reproduce"): 1 200 steps with the earlier noise
+floor (``--ct-sd 10 80 --mr-sigma 0.01 0.08``), then twice 2 400 steps from 0 (``--init``, ``--by-slices``).
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ HERE = Path(__file__).resolve().parent
 TRAIN_CT = ("lung1", "headct693")
 TRAIN_MR = ("colin27", "mni152", "brain1")
 SEED = 20240611
+CT_SD_HU = (0.0, 80.0)  # defaults of --ct-sd / --mr-sigma
+MR_SIGMA = (0.0, 0.08)  # x the foreground median
 
 
 def load_training_volumes() -> list[sources.Scan]:
@@ -47,8 +55,10 @@ class PatchSampler:
     """Random noisy/clean patch pairs, normalised like the plugin normalises a noisy volume."""
 
     def __init__(self, scans: list[sources.Scan], patch: int, rng: np.random.Generator,
-                 by_slices: bool = False) -> None:
+                 by_slices: bool = False, ct_sd: tuple[float, float] = CT_SD_HU,
+                 mr_sigma: tuple[float, float] = MR_SIGMA) -> None:
         self.scans, self.patch, self.rng, self.by_slices = scans, patch, rng, by_slices
+        self.ct_sd, self.mr_sigma = ct_sd, mr_sigma
         self.stats = [zscore_stats(s.image) for s in scans]
         self.refs = [noise.mr_reference(s.image) if s.modality == "MR" else 0.0 for s in scans]
         self.ct = [i for i, s in enumerate(scans) if s.modality == "CT"]
@@ -80,9 +90,9 @@ class PatchSampler:
         ya, xa = max(0, y0 - m), max(0, x0 - m)
         big = s.image[z, ya : y0 + p + m, xa : x0 + p + m]
         if s.modality == "CT":
-            noisy_big = big + noise.ct_noise(big, float(rng.uniform(10.0, 80.0)), rng)
+            noisy_big = big + noise.ct_noise(big, float(rng.uniform(*self.ct_sd)), rng)
         else:
-            noisy_big = noise.rician(big, float(rng.uniform(0.01, 0.08)) * self.refs[i], rng)
+            noisy_big = noise.rician(big, float(rng.uniform(*self.mr_sigma)) * self.refs[i], rng)
         clean = big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
         noisy = noisy_big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
         mean, sd = self.stats[i]
@@ -109,11 +119,16 @@ def main() -> None:
     ap.add_argument("--max-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--by-slices", action="store_true")
+    ap.add_argument("--ct-sd", type=float, nargs=2, default=CT_SD_HU, metavar=("LO", "HI"),
+                    help="added CT noise SD range, HU")
+    ap.add_argument("--mr-sigma", type=float, nargs=2, default=MR_SIGMA, metavar=("LO", "HI"),
+                    help="Rician sigma range, x the foreground median")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    sampler = PatchSampler(load_training_volumes(), args.patch, rng, by_slices=args.by_slices)
+    sampler = PatchSampler(load_training_volumes(), args.patch, rng, by_slices=args.by_slices,
+                           ct_sd=tuple(args.ct_sd), mr_sigma=tuple(args.mr_sigma))
     model = DnCNN(depth=8, width=32)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, weights_only=True))
@@ -142,8 +157,9 @@ def main() -> None:
         previous = [json.loads((args.init.parent / "train_log.json").read_text())]
     (args.out / "train_log.json").write_text(json.dumps(
         {"phases_before": previous, "init": str(args.init) if args.init else None,
-         "by_slices": args.by_slices, "max_lr": args.max_lr, "steps": args.steps, "batch": args.batch,
-         "patch": args.patch, "seed": args.seed,
+         "by_slices": args.by_slices,
+         "ct_sd_hu": args.ct_sd, "mr_sigma": args.mr_sigma, "max_lr": args.max_lr, "steps": args.steps,
+         "batch": args.batch, "patch": args.patch, "seed": args.seed,
          "seconds": round(time.time() - t0), "final_loss": float(np.mean(log[-100:])), "sha256": sha},
         indent=1))
     print("done", sha)
