@@ -22,10 +22,15 @@ def _only(folder: Path) -> PluginRegistry:
 
 
 def registry_for(
-    plugin_dir: Path, weights: Path | None = None, suffix: str = "", slice_context: int | None = None
+    plugin_dir: Path,
+    weights: Path | None = None,
+    suffix: str = "",
+    slice_context: int | None = None,
+    saliency: Path | None = None,
 ) -> tuple[PluginRegistry, str]:
     """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``, and with
-    them another ``slice_context`` for a 2D / 2.5D variant: num_channels follows).
+    them another ``slice_context`` for a 2D / 2.5D variant: num_channels follows; ``saliency``: the
+    fold's TorchScript twin, so the engine's gradient saliency runs on the fold too).
 
     Returns the registry and the plugin id to run. The temporary folder lives as long as the process.
     """
@@ -49,6 +54,9 @@ def registry_for(
     text = re.sub(r'(\[weights\][^\[]*?sha256\s*=\s*")[0-9a-fA-F]*(")', rf"\g<1>{sha256_of(weights)}\g<2>",
                   text, count=1, flags=re.S)
     text = re.sub(r"\n\[extra_weights[^\n]*\n(?:[^\[\n][^\n]*\n?)*", "\n", text)
+    if saliency is not None:
+        shutil.copy(saliency, tmp / "model.pt")
+        text += f'\n[extra_weights.saliency]\nfile = "model.pt"\nsha256 = "{sha256_of(saliency)}"\n'
     (tmp / "plugin.toml").write_text(text, encoding="utf-8")
     shutil.copy(weights, tmp / "model.onnx")
     for card in plugin_dir.glob("MODEL_CARD.md"):

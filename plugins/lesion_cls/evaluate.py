@@ -10,7 +10,8 @@ the fold's threshold (chosen on synthetic validation slices), ECE (10 bins) and 
 Pointing game: on every real lesion slice, Integrated Gradients (captum, 32 steps, black baseline) of
 the fold model's logit; the arg-max of |attribution| (Gaussian-smoothed, 2 px) is a hit when it lies
 inside the real mask. The same with the model's own evidence map (the calibrated, smoothed per-pixel
-logits whose maximum *is* the slice score - a CAM-like map at full resolution).
+logits whose maximum *is* the slice score - a CAM-like map at full resolution), and with the viewer's
+GradCAM (``medlens.inference.saliency``, the plugin's ``saliency_target_layer``, on the source grid).
 
     .venv/bin/python plugins/lesion_cls/evaluate.py
 """
@@ -96,6 +97,19 @@ def pointing_game(case: str, model: torch.jit.ScriptModule, context: int = 0) ->
     return {"n": n, "ig_hits": hits_ig, "cam_hits": hits_cam}
 
 
+def gradcam_pointing(case: str, onnx: Path, twin: Path, context: int) -> int:
+    """Lesion slices of ``case`` whose GradCAM maximum (the app's saliency engine, fold model) lies in
+    the real mask."""
+    from medlens.inference.saliency.engine import compute_saliency
+
+    reg, pid = registry_for(HERE, onnx, suffix=f"gradcam-{case}", slice_context=context, saliency=twin)
+    vol, truth = case_volume(case)
+    zs = [int(z) for z in np.flatnonzero(truth.any(axis=(1, 2)))]
+    result = compute_saliency(pid, vol, "gradcam", slices=zs, sanity=False, registry=reg)
+    heat = np.asarray(result.heatmap.array)
+    return sum(bool(truth[z].flat[int(np.argmax(heat[z]))]) for z in zs)
+
+
 def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
     import matplotlib
 
@@ -140,7 +154,9 @@ def main() -> None:
             "specificity": round(float((~pred[y == 0]).mean()), 4), "threshold": info["threshold"],
             "argmax_slice_is_lesion": bool(y[int(np.argmax(p))]),
         }
-        pg[case] = pointing_game(case, load_torch(folds / f"cls_{case}{tag}.pt"), context)
+        twin = folds / f"cls_{case}{tag}.pt"
+        pg[case] = pointing_game(case, load_torch(twin), context)
+        pg[case]["gradcam_hits"] = gradcam_pointing(case, folds / f"cls_{case}{tag}.onnx", twin, context)
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)
         Y.append(y)
@@ -157,6 +173,7 @@ def main() -> None:
         "ece": round(expected_calibration_error(p, y, 10), 4),
         "pointing_ig": round(sum(v["ig_hits"] for v in pg.values()) / n_les, 4),
         "pointing_cam": round(sum(v["cam_hits"] for v in pg.values()) / n_les, 4),
+        "pointing_gradcam": round(sum(v["gradcam_hits"] for v in pg.values()) / n_les, 4),
         "n_lesion_slices_pointing": n_les,
     }
     reliability_png(p, y, HERE / "reliability.png")
@@ -183,17 +200,18 @@ def write_card_tables(m: dict) -> None:
     if not card.exists():
         return
     rows = ["| case | slices (lesion) | AUC | sensitivity | specificity | top-scored slice is a lesion slice "
-            "| "
-            "pointing IG | pointing CAM |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            "| pointing IG | pointing GradCAM | pointing evidence map |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c, r in m["per_case"].items():
         g = m["pointing"][c]
         rows.append(f"| {c} | {r['n_slices']} ({r['n_lesion']}) | {r['auc']:.3f} | {r['sensitivity']:.2f} | "
                     f"{r['specificity']:.2f} | {'yes' if r['argmax_slice_is_lesion'] else 'no'} | "
-                    f"{g['ig_hits']}/{g['n']} | {g['cam_hits']}/{g['n']} |")
+                    f"{g['ig_hits']}/{g['n']} | {g['gradcam_hits']}/{g['n']} | {g['cam_hits']}/{g['n']} |")
     q = m["pooled"]
     rows.append(f"| **pooled** | {q['n_slices']} ({q['n_lesion']}) | **{q['auc']:.3f}** "
                 f"[{q['auc_ci95'][0]:.3f}, {q['auc_ci95'][1]:.3f}] | {q['sensitivity']:.2f} | "
-                f"{q['specificity']:.2f} | | **{q['pointing_ig']:.2f}** | {q['pointing_cam']:.2f} |")
+                f"{q['specificity']:.2f} | | **{q['pointing_ig']:.2f}** | **{q['pointing_gradcam']:.2f}** | "
+                f"{q['pointing_cam']:.2f} |")
     rows.append("")
     rows.append(f"ECE (10 bins, pooled real slices): **{q['ece']:.3f}**")
     write_metrics_block(card, rows)

@@ -1,0 +1,24 @@
+"""Fold models wrapped as plugins (`engine.registry_for`), as the cards' evaluations run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from medlens.training.engine import registry_for
+from medlens.training.export import sha256_of
+
+CLS = Path(__file__).resolve().parents[2] / "plugins" / "lesion_cls"
+
+
+def test_a_fold_carries_its_own_weights_context_and_saliency_twin() -> None:
+    onnx, twin = CLS / "model.onnx", CLS / "model.pt"  # stand-ins for a fold's files
+    reg, pid = registry_for(CLS, onnx, suffix="fold-x", slice_context=2, saliency=twin)
+    m = reg.manifest(pid)
+    assert pid == "medlens.lesion-cls.fold-x"
+    assert m.input.slice_context == 2 and m.input.num_channels == 5
+    assert m.weights.sha256 == sha256_of(onnx)
+    assert m.extra_weights["saliency"].sha256 == sha256_of(twin)
+    folder = reg.get(pid).path
+    assert folder is not None and (folder / m.extra_weights["saliency"].file).is_file()
+    bare, bare_id = registry_for(CLS, onnx, suffix="fold-y")
+    assert "saliency" not in bare.manifest(bare_id).extra_weights  # no twin named: none claimed
