@@ -6,9 +6,9 @@ Data (DATA.md, all installed offline), split by volume:
   test   CT: lung2          MR: brain2          (never read here)
 Noise: CT image-domain Poisson-like correlated noise, SD drawn uniformly in 0-80 HU (blind: the model
 is never told the level); MR Rician noise, sigma 0-8 % of the foreground median. Why from 0: the
-"clean" volumes carry their own acquisition noise (~10-17 HU); a model that never sees a patch without
-added noise learns to remove that too and then damages a normal-dose scan. Drawing from 0 teaches it
-to take an image back to a normal-dose appearance and to leave one that already has it alone.
+"clean" volumes carry their own acquisition noise (~15-18 HU in lung1 / lung2); a model that never sees
+a patch without added noise learns to remove that too and then damages a normal-dose scan. Drawing from
+0 teaches it to take an image back to a normal-dose appearance and to leave one that already has it.
 Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engine computes it.
 
     .venv/bin/python plugins/denoise/train.py [--steps 1500] [--threads 1]
