@@ -185,6 +185,23 @@ def check_modality(manifest: Manifest, volume: Volume) -> list[str]:
     return []
 
 
+def organ_modality(manifest: Manifest, volume: Volume, array: np.ndarray) -> str:
+    """The modality whose ``options.organ`` applies: the series' own, else the only one the plugin
+    accepts, else CT when the intensities hold air in Hounsfield units (a tenth of the voxels at or
+    below -500), MR otherwise.
+
+    Why: NIfTI / NRRD files do not state a modality; without this a CT-and-MR plugin would bound
+    nothing and report findings in the scalp or the bowel.
+    """
+    stated = (volume.meta.modality or "").upper()
+    accepted = [a.upper() for a in manifest.input.modality]
+    if stated or len(accepted) <= 1:
+        return stated or (accepted[0] if accepted else "")
+    if "CT" in accepted and float(np.mean(array <= -500.0)) >= 0.1:
+        return "CT"
+    return "MR" if "MR" in accepted else accepted[0]
+
+
 def run_plugin(
     plugin_id: str,
     volume: Volume,
@@ -435,7 +452,11 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    organ = organ_on_model_grid(m, volume.meta.modality, array, grid, result.warnings, cancel)
+    modality = organ_modality(m, volume, array)
+    if m.options.organ and modality != (volume.meta.modality or "").upper():
+        result.warnings.append(f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
+                               f"{modality} (judged from the intensities)")
+    organ = organ_on_model_grid(m, modality, array, grid, result.warnings, cancel)
     labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(

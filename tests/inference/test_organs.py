@@ -52,3 +52,25 @@ def test_restrict_to_organ_drops_regions_mostly_outside() -> None:
     assert kept[regions["nodule"]].all() and kept[regions["mass"]].all()
     assert not kept[regions["blob"]].any()
     assert not restrict_to_organ(labels, lungs, 1.0)[regions["mass"]].any()  # "wholly inside" drops it
+
+
+def test_a_file_without_modality_gets_the_organ_its_intensities_suggest() -> None:
+    """NIfTI / NRRD state no modality: a CT-and-MR plugin bounds findings by the lungs when the
+    volume holds air in HU, by the brain otherwise; a stated modality always wins."""
+    from medlens.inference.discovery import PluginRegistry
+    from medlens.inference.runner import organ_modality
+    from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+    builtin = PluginRegistry.discover(user=False, entry_points=False, adapters=False)
+    seg = builtin.manifest("medlens.lesion-seg")
+    hu, _ = chest_phantom()
+    t1 = np.abs(hu + 1000.0)  # positive scanner units, no air at -1000
+
+    def vol(a: np.ndarray, modality: str) -> Volume:
+        return Volume(a, Geometry((2.0, 2.0, 2.0)), VolumeMeta(modality=modality))
+
+    assert organ_modality(seg, vol(hu, ""), hu) == "CT"
+    assert organ_modality(seg, vol(t1, ""), t1) == "MR"
+    assert organ_modality(seg, vol(t1, "CT"), t1) == "CT"  # what the series says
+    ct_only = seg.model_copy(update={"input": seg.input.model_copy(update={"modality": ["CT"]})})
+    assert organ_modality(ct_only, vol(t1, ""), t1) == "CT"  # the only one it accepts
