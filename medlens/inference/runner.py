@@ -453,7 +453,7 @@ def _dense(
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
     modality = organ_modality(m, volume, array)
-    if m.options.organ and modality != (volume.meta.modality or "").upper():
+    if m.options.organ and len(m.input.modality) > 1 and modality != (volume.meta.modality or "").upper():
         result.warnings.append(f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
                                f"{modality} (judged from the intensities)")
     organ = organ_on_model_grid(m, modality, array, grid, result.warnings, cancel)
