@@ -38,7 +38,6 @@ from medlens.inference.preprocess import normalize_intensity, resample_to_model
 from medlens.inference.runner import (
     RunOptions,
     model_channels,
-    organ_modality,
     organ_on_model_grid,
     predict_dense,
     segmentation_labels,
@@ -104,7 +103,7 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     out = apply_activation(
         predict_dense(model_channels(norm, m.input), m, opts, run), m.output.activation
     )
-    organ = organ_on_model_grid(m, organ_modality(m, volume, array), array, grid, [])
+    organ = organ_on_model_grid(m, volume, array, grid, [])
     return segmentation_labels(out, m, opts, grid, organ)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Literal
 
 import numpy as np
@@ -54,6 +54,18 @@ def keep_largest_component(labels: np.ndarray, values: Sequence[int] | None = No
     return out
 
 
+def _regions(
+    labels: np.ndarray, value: int | None = None
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per label value (``value`` only, or every non-zero one): its mask, its 26-connected
+    components and their indices 1..n."""
+    structure = np.ones((3,) * labels.ndim, dtype=bool)
+    for v in [value] if value is not None else [int(u) for u in np.unique(labels) if u != 0]:
+        mask = labels == v
+        components, n = ndimage.label(mask, structure)
+        yield mask, components, np.arange(1, n + 1)
+
+
 ComponentRule = Literal["size", "mass", "mean", "peak"]
 COMPONENT_RULES: tuple[ComponentRule, ...] = ("size", "mass", "mean", "peak")
 
@@ -73,13 +85,9 @@ def select_component(
     if rule != "size" and scores is None:
         raise ValueError(f"component rule {rule!r} needs a probability map")
     out = labels.copy()
-    structure = np.ones((3,) * labels.ndim, dtype=bool)
-    for v in [value] if value is not None else [int(u) for u in np.unique(labels) if u != 0]:
-        mask = labels == v
-        components, n = ndimage.label(mask, structure)
-        if n <= 1:
+    for mask, components, index in _regions(labels, value):
+        if index.size <= 1:
             continue
-        index = np.arange(1, n + 1)
         size = ndimage.sum_labels(mask, components, index)
         if rule == "size":
             key = size
@@ -98,12 +106,9 @@ def restrict_to_organ(labels: np.ndarray, organ: np.ndarray, fraction: float = 0
     in ``organ``: a lung-nodule model has nothing to say about the spleen, however round it looks.
     A region only partly inside (a mass against the chest wall) stays when it is mostly inside."""
     out = labels.copy()
-    structure = np.ones((3,) * labels.ndim, dtype=bool)
-    for v in [int(u) for u in np.unique(labels) if u != 0]:
-        mask = labels == v
-        components, n = ndimage.label(mask, structure)
-        index = np.arange(1, n + 1)
-        inside = ndimage.mean(organ.astype(np.float32), components, index)
+    organ_f = organ.astype(np.float32)
+    for mask, components, index in _regions(labels):
+        inside = ndimage.mean(organ_f, components, index)
         drop = index[np.asarray(inside) < fraction]
         out[mask & np.isin(components, drop)] = 0
     return out

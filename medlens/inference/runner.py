@@ -363,19 +363,24 @@ def segmentation_labels(
 
 def organ_on_model_grid(
     m: Manifest,
-    modality: str,
+    volume: Volume,
     array: np.ndarray,
     grid: Any,
     warnings: list[str],
     cancel: threading.Event | None = None,
 ) -> np.ndarray | None:
-    """The manifest's organ for this modality (``options.organ``) on the model grid, from the
-    resampled raw intensities ``array``; None when the plugin names no organ for it.
+    """The manifest's organ (``options.organ``) for ``volume``'s modality (:func:`organ_modality`) on
+    the model grid, from the resampled raw intensities ``array``; None when the plugin names no organ
+    for it. Notes what it decided in ``warnings``.
 
     The brain comes from deepbet when it is installed (a pretrained brain extraction); otherwise from
     the classical threshold mask, with a warning that it is crude (it keeps the scalp of a contrast T1).
     """
-    name = m.options.organ.get((modality or "").upper())
+    modality = organ_modality(m, volume, array)
+    if m.options.organ and len(m.input.modality) > 1 and modality != (volume.meta.modality or "").upper():
+        warnings.append(f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
+                        f"{modality} (judged from the intensities)")
+    name = m.options.organ.get(modality)
     if not name:
         return None
     from medlens.inference.organs import organ_mask
@@ -385,17 +390,15 @@ def organ_on_model_grid(
 
         try:
             mask = deepbet.brain_mask(array, grid.model, cancel)
+            if mask is not None:
+                return mask
+            warnings.append("deepbet is not installed: findings are bounded by a crude threshold brain mask "
+                            "that may keep the scalp (pip install 'medlens[brain]')")
         except InferenceCancelled:
             raise
         except InferenceError as exc:
-            mask = None
             warnings.append(f"deepbet brain extraction failed ({exc}); findings are bounded by a crude "
                             "threshold brain mask")
-        if mask is not None:
-            return mask
-        if not any("deepbet" in w for w in warnings):
-            warnings.append("deepbet is not installed: findings are bounded by a crude threshold brain mask "
-                            "that may keep the scalp (pip install 'medlens[brain]')")
     return organ_mask(np.asarray(array, np.float32), grid.model.spacing, name)
 
 
@@ -452,11 +455,7 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    modality = organ_modality(m, volume, array)
-    if m.options.organ and len(m.input.modality) > 1 and modality != (volume.meta.modality or "").upper():
-        result.warnings.append(f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
-                               f"{modality} (judged from the intensities)")
-    organ = organ_on_model_grid(m, modality, array, grid, result.warnings, cancel)
+    organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel)
     labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(

@@ -76,7 +76,7 @@ def test_a_plugins_brain_organ_comes_from_deepbet() -> None:
     reference = sitk.GetArrayFromImage(sitk.ReadImage(str(CH2BET))) > 0
     warnings: list[str] = []
     grid = SimpleNamespace(model=volume.geometry)
-    mask = organ_on_model_grid(lesion_seg_manifest(), "MR", volume.array, grid, warnings)
+    mask = organ_on_model_grid(lesion_seg_manifest(), volume, volume.array, grid, warnings)
     assert mask is not None and mask.shape == reference.shape and not warnings
 
     def dice(a: np.ndarray) -> float:
@@ -99,10 +99,13 @@ def test_without_deepbet_the_brain_is_a_threshold_mask_and_a_warning(monkeypatch
     head[:, 20:44, 20:44] = 500.0  # a bright "brain" inside a "skull"
     head[:, 18:46, 18] = head[:, 18:46, 45] = 50.0
     warnings: list[str] = []
-    grid = SimpleNamespace(model=Geometry((1.0, 1.0, 5.0)))
-    mask = organ_on_model_grid(lesion_seg_manifest(), "MR", head, grid, warnings)
+    geometry = Geometry((1.0, 1.0, 5.0))
+    grid = SimpleNamespace(model=geometry)
+    mr = Volume(head, geometry, VolumeMeta(modality="MR"))
+    mask = organ_on_model_grid(lesion_seg_manifest(), mr, head, grid, warnings)
     assert mask is not None
     np.testing.assert_array_equal(mask, organ_mask(head, (1.0, 1.0, 5.0), "brain"))
     assert len(warnings) == 1 and "deepbet is not installed" in warnings[0]
-    assert organ_on_model_grid(lesion_seg_manifest(), "CT", head - 1000, grid, warnings) is not None
+    ct = Volume(head - 1000, geometry, VolumeMeta(modality="CT"))
+    assert organ_on_model_grid(lesion_seg_manifest(), ct, head - 1000, grid, warnings) is not None
     assert len(warnings) == 1  # the lungs need no model: no warning
