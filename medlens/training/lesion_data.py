@@ -54,8 +54,16 @@ class Anatomy:
     label: np.ndarray | None = None  # real lesion (evaluation only)
     body: np.ndarray | None = None  # bool: the patient / head (lesion-free crops are drawn from all of it)
 
-    def normalize(self, x: np.ndarray) -> np.ndarray:
-        return np.clip((x - self.lo) / (self.hi - self.lo), 0.0, 1.0).astype(np.float32)
+    def normalize(self, x: np.ndarray, hi: float | None = None) -> np.ndarray:
+        """``lo``..``hi`` -> [0, 1], clipped; ``hi`` defaults to this volume's percentile."""
+        top = self.hi if hi is None else hi
+        return np.clip((x - self.lo) / (top - self.lo), 0.0, 1.0).astype(np.float32)
+
+
+def context_slices(z: int, context: int, nz: int) -> np.ndarray:
+    """Slice ``z`` and ``context`` neighbours each side, the ends repeated (as the engine's
+    ``runner.model_channels`` pads a 2.5D model's input)."""
+    return np.clip(np.arange(z - context, z + context + 1), 0, nz - 1)
 
 
 def _cache_dir() -> Path:
@@ -73,14 +81,14 @@ def brain_mask_native(scan: sources.Scan) -> np.ndarray:
     if path.exists():
         return np.load(path)
     try:
-        from medlens.inference import run_plugin
+        from medlens.inference.adapters import deepbet
         from medlens.viewer.model import Volume, VolumeMeta
 
         vol = Volume.from_sitk(scan.extra["sitk"], VolumeMeta(modality="MR"))  # type: ignore[arg-type]
-        result = run_plugin("deepbet.brain-extraction", vol)
-        assert result.label_map is not None
-        mask = np.asarray(result.label_map.array) > 0
+        mask = deepbet.brain_mask(np.asarray(vol.array), vol.geometry)
     except Exception:
+        mask = None
+    if mask is None:
         mask = organs.brain_mask_t1(scan.image, scan.spacing)
     np.save(path, mask)
     return mask
@@ -206,7 +214,7 @@ class CropSampler:
         else:
             z = int(rng.choice(self.border_slices[ai] if hard else self.body_slices[ai]))
         c = self.context
-        zs = np.clip(np.arange(z - c, z + c + 1), 0, a.image.shape[0] - 1)
+        zs = context_slices(z, c, a.image.shape[0])
         slab = a.image[zs].copy()
         organ = a.organ[zs]
         lesion = None
@@ -257,8 +265,7 @@ class CropSampler:
         """CT: the volume's own percentiles (HU are absolute); MR: see ``MR_HI_RATIO``."""
         if a.modality != "MR":
             return a.normalize(slab)
-        hi = a.reference * float(self.rng.uniform(*MR_HI_RATIO))
-        return np.clip((slab - a.lo) / (hi - a.lo), 0.0, 1.0).astype(np.float32)
+        return a.normalize(slab, hi=a.reference * float(self.rng.uniform(*MR_HI_RATIO)))
 
     def _augment(
         self, img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, size: int, modality: str

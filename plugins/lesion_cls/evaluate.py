@@ -76,7 +76,7 @@ def pointing_game(case: str, model: torch.jit.ScriptModule, context: int = 0) ->
     ig = IntegratedGradients(model)
     hits_ig, hits_cam, n = 0, 0, 0
     for z in np.flatnonzero(scan.label.any(axis=(1, 2))):
-        zs = np.clip(np.arange(z - context, z + context + 1), 0, norm.shape[0] - 1)  # 2.5D: neighbours
+        zs = L.context_slices(z, context, norm.shape[0])  # 2.5D: the neighbours too
         x = torch.from_numpy(norm[zs][None].copy())
         attr = ig.attribute(x, baselines=torch.zeros_like(x), n_steps=32, internal_batch_size=8)
         # summed over the input slices, as the viewer's saliency maps are (2.5D: slice + neighbours)

@@ -74,7 +74,7 @@ def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0) -> list[tuple
                     continue  # a real lesion is in this slice: neither positive nor negative
                 area = int(lab[z].sum())
                 if area >= 5 or area == 0:
-                    zs = np.clip(np.arange(z - context, z + context + 1), 0, nz - 1)
+                    zs = L.context_slices(z, context, nz)
                     out.append((norm[zs], int(area >= 5)))
     return out
 

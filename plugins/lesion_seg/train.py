@@ -115,24 +115,34 @@ def train(
     return info
 
 
+def load_member(name: str, tag: str, context: int, base: int) -> UNet2d:
+    """A trained U-Net from the cache (``seg_{name}{tag}.state.pt``), in eval mode."""
+    net = UNet2d(in_ch=2 * context + 1, base=base)
+    net.load_state_dict(torch.load(fold_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
+    return net.eval()
+
+
+def save_twin(model: torch.nn.Module, example: torch.Tensor) -> str:
+    """The shipped network as TorchScript ``model.pt`` (gradient saliency and fine-tuning need a
+    differentiable twin), its sha256 stamped in ``plugin.toml``; returns the sha256."""
+    torch.jit.trace(model, example).save(str(HERE / "model.pt"))
+    sha = sha256_of(HERE / "model.pt")
+    stamp_sha256(HERE / "plugin.toml", sha, key="extra_weights.saliency")
+    return sha
+
+
 def ship_ensemble(tag: str, context: int, base: int) -> dict:
     """The shipped model as the mean of the all-anatomy model and the four fold models (their
     state files in the cache, same ``tag``): ONNX + TorchScript twin, sha256 stamped."""
-    members = []
-    for name in ("all", *L.sources.CASES):
-        net = UNet2d(in_ch=2 * context + 1, base=base)
-        net.load_state_dict(torch.load(fold_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
-        members.append(net.eval())
-    model = MeanLogits(members).eval()
+    model = MeanLogits([load_member(n, tag, context, base) for n in ("all", *L.sources.CASES)]).eval()
     example = torch.zeros(1, 2 * context + 1, 128, 128)
     sha = export_onnx(model, example, HERE / "model.onnx", dynamic_hw=True, spatial_output=True)
-    torch.jit.trace(model, example).save(str(HERE / "model.pt"))
     stamp_sha256(HERE / "plugin.toml", sha)
-    stamp_sha256(HERE / "plugin.toml", sha256_of(HERE / "model.pt"), key="extra_weights.saliency")
+    sha_pt = save_twin(model, example)
     info = json.loads((HERE / "train_log.json").read_text())  # the all-anatomy member's log
     info.setdefault("sha256_all_member", info["sha256"])
     info.update({"ensemble": [f"seg_{n}{tag}" for n in ("all", *L.sources.CASES)], "sha256": sha,
-                 "sha256_pt": sha256_of(HERE / "model.pt")})
+                 "sha256_pt": sha_pt})
     (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
     return info
 
@@ -158,13 +168,8 @@ def main() -> None:
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag)
     if args.fold == "all":
         stamp_sha256(HERE / "plugin.toml", info["sha256"])
-        # The same network as TorchScript: gradient saliency and fine-tuning need a differentiable twin.
-        model = UNet2d(in_ch=2 * args.context + 1, base=args.base)
-        model.load_state_dict(torch.load(fold_dir() / f"seg_all{args.tag}.state.pt", weights_only=True))
-        example = torch.zeros(1, 2 * args.context + 1, 128, 128)
-        torch.jit.trace(model.eval(), example).save(str(HERE / "model.pt"))
-        info["sha256_pt"] = sha256_of(HERE / "model.pt")
-        stamp_sha256(HERE / "plugin.toml", info["sha256_pt"], key="extra_weights.saliency")
+        member = load_member("all", args.tag, args.context, args.base)
+        info["sha256_pt"] = save_twin(member, torch.zeros(1, 2 * args.context + 1, 128, 128))
         (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
     print(json.dumps(info))
 
