@@ -37,7 +37,7 @@ from medlens.inference.preprocess import (
 )
 from medlens.inference.runtimes import DevicePreference, Session, is_out_of_memory
 from medlens.inference.sliding_window import sliding_window_inference
-from medlens.inference.tta import flip_tta
+from medlens.inference.tta import flip_tta, flip_variants
 from medlens.viewer.model import Heatmap, Label, LabelMap, Volume
 
 
@@ -368,10 +368,11 @@ def organ_on_model_grid(
     grid: Any,
     warnings: list[str],
     cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
 ) -> np.ndarray | None:
     """The manifest's organ (``options.organ``) for ``volume``'s modality (:func:`organ_modality`) on
     the model grid, from the resampled raw intensities ``array``; None when the plugin names no organ
-    for it. Notes what it decided in ``warnings``.
+    for it. Notes what it decided in ``warnings``; ``progress`` follows deepbet when it runs.
 
     The brain comes from deepbet when it is installed (a pretrained brain extraction); otherwise from
     the classical threshold mask, with a warning that it is crude (it keeps the scalp of a contrast T1).
@@ -389,7 +390,7 @@ def organ_on_model_grid(
         from medlens.inference.adapters import deepbet
 
         try:
-            mask = deepbet.brain_mask(array, grid.model, cancel)
+            mask = deepbet.brain_mask(array, grid.model, cancel, progress)
             if mask is not None:
                 return mask
             warnings.append("deepbet is not installed: findings are bounded by a crude threshold brain mask "
@@ -417,16 +418,17 @@ def _dense(
     image = model_channels(norm, m.input)
     result = InferenceResult(m.id, m.task)
     activation = m.output.activation if m.task == "segmentation" else "none"
+    # the progress bar in equal parts: one per network pass, one more for the organ (deepbet's brain
+    # extraction takes as long as a lesion pass)
+    variants = flip_variants(3) if opts.tta_flips else [()]
+    parts = len(variants) + int(m.task == "segmentation" and bool(m.options.organ))
 
-    def one_pass(img: np.ndarray, i: int, parts: int) -> np.ndarray:
+    def one_pass(img: np.ndarray, i: int) -> np.ndarray:
         raw = predict_dense(img, m, opts, predict, progress, cancel, i, parts)
         return apply_activation(raw, activation)
 
     if opts.tta_flips:
-        from medlens.inference.tta import flip_variants
-
-        variants = flip_variants(3)
-        out, spread = flip_tta(image, lambda img, i: one_pass(img, i, len(variants)), variants)
+        out, spread = flip_tta(image, one_pass, variants)
         result.heatmaps.append(
             Heatmap(
                 resample_to_source(spread.max(axis=0), grid).astype(np.float32),
@@ -436,7 +438,7 @@ def _dense(
             )
         )
     else:
-        out = one_pass(image, 0, 1)
+        out = one_pass(image, 0)
     check_cancelled(cancel)
 
     if m.task == "denoising":
@@ -455,7 +457,10 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel)
+    organ_progress = scaled_progress(progress, parts - 1, parts)
+    organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel, organ_progress)
+    if organ_progress:  # the lung field or no organ for this modality: the organ's part is done at once
+        organ_progress(1, 1)
     labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
     result.label_map = LabelMap(

@@ -7,12 +7,14 @@ wrapped in a temporary copy of the plugin folder (same manifest, its own id, wei
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
+import tomllib
 from pathlib import Path
 
 from medlens.inference import PluginRegistry
+from medlens.inference.discovery import PluginEntry
+from medlens.inference.manifest import parse_manifest
 from medlens.training.export import sha256_of
 
 
@@ -32,33 +34,26 @@ def registry_for(
     them another ``slice_context`` for a 2D / 2.5D variant: num_channels follows; ``saliency``: the
     fold's TorchScript twin, so the engine's gradient saliency runs on the fold too).
 
-    Returns the registry and the plugin id to run. The temporary folder lives as long as the process.
+    The fold's manifest is the plugin's parsed ``plugin.toml`` with those fields replaced, validated
+    like any manifest; its files are copied to a temporary folder that lives as long as the process.
+    Returns the registry and the plugin id to run.
     """
-    text = (plugin_dir / "plugin.toml").read_text(encoding="utf-8")
-    plugin_id = re.search(r'^id\s*=\s*"([^"]+)"', text, re.M).group(1)  # type: ignore[union-attr]
+    data = tomllib.loads((plugin_dir / "plugin.toml").read_text(encoding="utf-8"))
     if weights is None:
-        return _only(plugin_dir), plugin_id
-    if slice_context is not None:  # rewrite the [input] table's two keys, nothing else
-        head, rest = text.split("[input]\n", 1)
-        table, sep, tail = rest.partition("\n[")
-        table = re.sub(r"^(num_channels|slice_context)\s*=.*(\n|$)", "", table, flags=re.M)
-        keys = f"num_channels = {2 * slice_context + 1}\nslice_context = {slice_context}\n"
-        text = f"{head}[input]\n{keys}{table}{sep}{tail}"
+        return _only(plugin_dir), data["id"]
     tmp = Path(tempfile.mkdtemp(prefix="medlens-fold-")) / plugin_dir.name
     tmp.mkdir(parents=True)
-    new_id = f"{plugin_id}.{suffix or 'fold'}"
-    text = re.sub(r'^id\s*=\s*"[^"]+"', f'id = "{new_id}"', text, count=1, flags=re.M)
-    text = re.sub(
-        r'(\[weights\][^\[]*?file\s*=\s*")[^"]+(")', r"\g<1>model.onnx\g<2>", text, count=1, flags=re.S
-    )
-    text = re.sub(r'(\[weights\][^\[]*?sha256\s*=\s*")[0-9a-fA-F]*(")', rf"\g<1>{sha256_of(weights)}\g<2>",
-                  text, count=1, flags=re.S)
-    text = re.sub(r"\n\[extra_weights[^\n]*\n(?:[^\[\n][^\n]*\n?)*", "\n", text)
-    if saliency is not None:
-        shutil.copy(saliency, tmp / "model.pt")
-        text += f'\n[extra_weights.saliency]\nfile = "model.pt"\nsha256 = "{sha256_of(saliency)}"\n'
-    (tmp / "plugin.toml").write_text(text, encoding="utf-8")
+    data["id"] = f"{data['id']}.{suffix or 'fold'}"
+    data["weights"] = {**data["weights"], "file": "model.onnx", "sha256": sha256_of(weights)}
     shutil.copy(weights, tmp / "model.onnx")
-    for card in plugin_dir.glob("MODEL_CARD.md"):
-        shutil.copy(card, tmp / card.name)
-    return _only(tmp), new_id
+    data["extra_weights"] = {}  # the plugin's other networks belong to its shipped weights
+    if saliency is not None:
+        data["extra_weights"]["saliency"] = {"file": "model.pt", "sha256": sha256_of(saliency)}
+        shutil.copy(saliency, tmp / "model.pt")
+    if slice_context is not None:
+        channels = 2 * slice_context + 1
+        data["input"] = {**data["input"], "num_channels": channels, "slice_context": slice_context}
+    card = data.get("model_card", "MODEL_CARD.md")
+    shutil.copy(plugin_dir / card, tmp / card)
+    manifest = parse_manifest(data, tmp, f"{plugin_dir.name} fold {suffix}")
+    return PluginRegistry([PluginEntry(manifest.id, "fold", tmp, manifest)]), manifest.id

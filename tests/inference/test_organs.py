@@ -74,3 +74,22 @@ def test_a_file_without_modality_gets_the_organ_its_intensities_suggest() -> Non
     assert organ_modality(seg, vol(t1, "CT"), t1) == "CT"  # what the series says
     ct_only = seg.model_copy(update={"input": seg.input.model_copy(update={"modality": ["CT"]})})
     assert organ_modality(ct_only, vol(t1, ""), t1) == "CT"  # the only one it accepts
+
+
+def test_the_organ_has_its_share_of_the_progress_bar() -> None:
+    """A plugin bounded by an organ reports the organ as the last part of its progress: the bar only
+    reaches the end once the organ is there (deepbet's brain takes as long as a lesion pass)."""
+    from medlens.inference import run_plugin
+    from medlens.inference.discovery import PluginRegistry
+    from medlens.inference.runner import RunOptions
+    from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+    builtin = PluginRegistry.discover(user=False, entry_points=False, adapters=False)
+    hu, _ = chest_phantom()
+    seen: list[float] = []
+    chest = Volume(hu, Geometry((2.0, 2.0, 2.0)), VolumeMeta(modality="CT"))
+    result = run_plugin("medlens.lesion-seg", chest, RunOptions(use_cache=False), registry=builtin,
+                        progress=lambda d, t: seen.append(d / t))
+    assert result.label_map is not None
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    assert max(f for f in seen if f < 1.0) <= 0.5  # the network's pass is half; the lungs the other half

@@ -305,7 +305,7 @@ def test_job_reports_progress_and_result(make_plugin: Callable[..., Path], tmp_p
     job.listeners.append(lambda d, t: seen.append((d, t)))
     result = job.start().result(30)
     assert result.label_map is not None and job.state == "finished"
-    assert seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert seen[-1][0] == seen[-1][1] and [d / t for d, t in seen] == sorted(d / t for d, t in seen)
 
 
 def test_commands(make_plugin: Callable[..., Path], tmp_path: Path) -> None:

@@ -28,8 +28,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from medlens.inference.cache import ResultCache, volume_hash
 from medlens.inference.errors import InferenceError
-from medlens.inference.jobs import check_cancelled
+from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import parse_manifest
 from medlens.inference.postprocess import keep_largest_component
 from medlens.inference.preprocess import ModelGrid, resample_to_source
@@ -219,8 +220,16 @@ def _registry() -> PluginRegistry | None:
     return PluginRegistry([e]) if e is not None and e.ok else None
 
 
+# Organ masks for other plugins: a cache of their own (masks are 1 byte a voxel), so that an MR lesion
+# run does not push one of the user's results out of the engine's result cache.
+ORGAN_CACHE = ResultCache(max_entries=2)
+
+
 def brain_mask(
-    array: np.ndarray, geometry: Geometry, cancel: threading.Event | None = None
+    array: np.ndarray,
+    geometry: Geometry,
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
 ) -> np.ndarray | None:
     """deepbet's brain mask of the T1 ``array`` (z, y, x) lying on ``geometry``; None when deepbet is
     not installed.
@@ -232,9 +241,17 @@ def brain_mask(
     registry = _registry()
     if registry is None:
         return None
-    from medlens.inference.runner import run_plugin
+    from medlens.inference.runner import RunOptions, run_plugin
 
     volume = Volume(np.ascontiguousarray(array, dtype=np.float32), geometry, VolumeMeta(modality="MR"))
-    result = run_plugin(PLUGIN_ID, volume, registry=registry, cancel=cancel)
+    key = (volume_hash(volume),)
+    if (mask := ORGAN_CACHE.get(key)) is not None:
+        if progress:
+            progress(1, 1)
+        return mask
+    result = run_plugin(PLUGIN_ID, volume, RunOptions(use_cache=False), registry=registry, cancel=cancel,
+                        progress=progress)
     assert result.label_map is not None
-    return np.asarray(result.label_map.array) > 0
+    mask = np.asarray(result.label_map.array) > 0
+    ORGAN_CACHE.put(key, mask)
+    return mask
