@@ -200,6 +200,8 @@ class OptionsSpec(_Strict):
     keep_largest_component: bool = False
     # which component "keep largest" keeps: size (largest), or by probability (mass / mean / peak)
     component_rule: Literal["size", "mass", "mean", "peak"] = "size"
+    # hysteresis: the kept region grows into the voxels connected to it with at least this probability
+    grow_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     # modality -> organ (organs.ORGANS): regions mostly outside that organ are dropped
     organ: dict[str, Literal["lungs", "brain"]] = Field(default_factory=dict)
     organ_fraction: float = Field(default=0.5, gt=0.0, le=1.0)  # "mostly": share of a region's voxels

@@ -101,6 +101,25 @@ def select_component(
     return out
 
 
+def grow_region(labels: np.ndarray, scores: np.ndarray, low: float, value: int) -> np.ndarray:
+    """Grow the voxels of label ``value`` into every voxel 26-connected to them whose score is at
+    least ``low`` (hysteresis thresholding), not over other labels.
+
+    Why: a lesion whose probability dips below the threshold on one slice or across its necrotic
+    core comes out as several pieces, and keeping one region reports only a piece of it; joining
+    the pieces through their lukewarm border reports the lesion whole.
+    """
+    kept = labels == value
+    if not kept.any():
+        return labels
+    candidate = (scores >= low) & ((labels == 0) | kept)
+    components, _ = ndimage.label(candidate | kept, np.ones((3,) * labels.ndim, dtype=bool))
+    touching = np.unique(components[kept])
+    out = labels.copy()
+    out[np.isin(components, touching[touching > 0]) & (labels == 0)] = value
+    return out
+
+
 def restrict_to_organ(labels: np.ndarray, organ: np.ndarray, fraction: float = 0.5) -> np.ndarray:
     """Drop every 26-connected region (per label value) with less than ``fraction`` of its voxels
     in ``organ``: a lung-nodule model has nothing to say about the spleen, however round it looks.

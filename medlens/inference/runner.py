@@ -24,6 +24,7 @@ from medlens.inference.manifest import InputSpec, Manifest
 from medlens.inference.postprocess import (
     apply_activation,
     argmax_labels,
+    grow_region,
     keep_largest_component,
     restrict_to_organ,
     select_component,
@@ -339,7 +340,8 @@ def segmentation_labels(
     Threshold (sigmoid) or arg-max; regions mostly outside ``organ`` (model grid, see
     :func:`organ_on_model_grid`) dropped; back to the source grid (nearest), then the optional
     keep-one-component (by size, or on the model grid by the label's probability when the
-    manifest's ``component_rule`` says so); fine-tuning scores its candidates with this same step.
+    manifest's ``component_rule`` says so, then grown by hysteresis to ``grow_threshold`` when
+    set); fine-tuning scores its candidates with this same step.
     """
     values = [lab.value for lab in m.output.labels]
     if m.output.activation == "sigmoid":
@@ -355,6 +357,8 @@ def segmentation_labels(
         for v in values:
             scores = ranking_scores(out[channel_of[v]], m.input.slice_context)
             labels = select_component(labels, scores, rule, v)
+            if m.options.grow_threshold is not None:
+                labels = grow_region(labels, out[channel_of[v]], m.options.grow_threshold, v)
     labels = resample_to_source(labels, grid, is_label=True)
     if opts.keep_largest_component and rule == "size":
         labels = keep_largest_component(labels)

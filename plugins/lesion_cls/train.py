@@ -1,16 +1,18 @@
-"""Build the per-slice lesion classifier from the lesion U-Net of the same fold, and calibrate it.
+"""Build the per-slice lesion classifier from the lesion U-Nets of the same fold, and calibrate it.
 
-    .venv/bin/python plugins/lesion_cls/train.py --fold lung1   # uses seg fold "lung1" (lung1 left out)
+    .venv/bin/python plugins/lesion_cls/train.py --fold lung1   # on seg fold "lung1" (lung1 left out)
     .venv/bin/python plugins/lesion_cls/train.py --fold all     # the shipped model
 
 Why this design: a separately trained small CNN classifier (global-max-pooled logit map on 128 mm
 crops) did not learn within the CPU budget (synthetic validation AUC 0.58 after 600 steps, loss at
 chance). The segmentation U-Net, trained on the same synthetic lesions, already is a dense lesion
-detector, so the classifier is that network with a slice-level head: logit map -> 5x5 mean (one
-hot pixel is not a lesion) -> global max -> Platt scaling. Nothing here sees the fold's test case: the
-U-Net fold was trained without it (``plugins/lesion_seg/train.py --fold CASE``), and the Platt
-parameters (a, b) and the operating threshold (Youden's J) are fitted on *whole synthetic slices* built
-from the fold's training anatomy (one 3D synthetic lesion per volume, other seed).
+detector, so the classifier is that network - the mean of the fold's seeds (``members.SEED_TAGS``) -
+with a slice-level head: logit map -> 5x5 mean (one hot pixel is not a lesion) -> global max -> Platt
+scaling. Nothing here sees the fold's test case: the U-Nets of the fold were trained without it
+(``plugins/lesion_seg/train.py --fold CASE``), and the Platt parameters (a, b) and the operating
+threshold (Youden's J) are fitted on *whole synthetic slices* built from the fold's training anatomy
+(one 3D synthetic lesion per volume, other seed). The shipped model is built the same way on the
+all-anatomy members.
 """
 
 from __future__ import annotations
@@ -25,11 +27,10 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from medlens.training import baseline
+from medlens.training import baseline, members
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training.export import export_onnx, sha256_of, stamp_sha256
 from medlens.training.metrics import roc_auc
-from medlens.training.nets import UNet2d
 
 HERE = Path(__file__).resolve().parent
 SEED = 4321
@@ -41,7 +42,7 @@ class SliceScore(nn.Module):
     Pads the slice to a multiple of 8 inside the graph, so whole slices of any size go in.
     """
 
-    def __init__(self, unet: UNet2d, a: float = 1.0, b: float = 0.0, smooth: int = 5) -> None:
+    def __init__(self, unet: nn.Module, a: float = 1.0, b: float = 0.0, smooth: int = 5) -> None:
         super().__init__()
         self.unet = unet
         self.smooth = smooth
@@ -107,14 +108,10 @@ def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(res.x[0]), float(res.x[1])
 
 
-def build(fold: str, out_dir: Path, stem: str, tag: str = "") -> dict:
+def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.SEED_TAGS) -> dict:
     t0 = time.time()
-    folds = L._cache_dir() / "folds"
-    seg_info = json.loads((folds / f"seg_{fold}{tag}.json").read_text()) if fold != "all" else \
-        json.loads((HERE.parent / "lesion_seg" / "train_log.json").read_text())
-    context = int(seg_info.get("context", 0))
-    unet = UNet2d(in_ch=2 * context + 1, base=int(seg_info["base"]))
-    unet.load_state_dict(torch.load(folds / f"seg_{fold}{tag}.state.pt", weights_only=True))
+    context = members.context_of(fold, tags)
+    unet = members.mean_unet((fold,), tags)
     raw = SliceScore(unet).eval()
     anat = [L.prepare(n) for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
     val = val_slices(anat, SEED + 7, context)
@@ -129,9 +126,8 @@ def build(fold: str, out_dir: Path, stem: str, tag: str = "") -> dict:
     sha = export_onnx(model, example, out_dir / f"{stem}.onnx", dynamic_hw=True, spatial_output=False)
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
-    # the shipped segmenter may be a fold ensemble: this classifier is built on its all-anatomy member
-    seg_sha = seg_info.get("sha256_all_member", seg_info["sha256"])
-    info = {"fold": fold, "seg_model_sha256": seg_sha, "seed": SEED, "context": context,
+    info = {"fold": fold, "seg_members": {f"seg_{fold}{t}": members.info(fold, t)["sha256"] for t in tags},
+            "seed": SEED, "context": context,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}
@@ -143,17 +139,18 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fold", default="all", choices=["all", *L.sources.CASES])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="", help="seg fold weights suffix (_ctx1: the 2.5D U-Net)")
+    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS), help="the U-Net members' tags")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)
-    if args.fold == "all":  # on the shipped segmenter (its train_log.json says 2D or 2.5D)
-        info = build("all", HERE, "model", args.tag)
+    tags = tuple(args.tags)
+    if args.fold == "all":
+        info = build("all", HERE, "model", tags)
         stamp_sha256(HERE / "plugin.toml", info["sha256"])
         stamp_sha256(HERE / "plugin.toml", info["sha256_pt"], key="extra_weights.saliency")
         (HERE / "model.json").rename(HERE / "train_log.json")
     else:
-        info = build(args.fold, L._cache_dir() / "folds", f"cls_{args.fold}{args.tag}", args.tag)
+        info = build(args.fold, members.folds_dir(), f"cls_{args.fold}{members.mean_tag(tags)}", tags)
     print(json.dumps(info))
 
 

@@ -4,7 +4,9 @@ The network leaves several candidate regions per series; the plugin reports one.
 the largest, or the most confident — is a post-processing choice, and choosing it on the four
 real lesions would leak the test set into the product. So each fold model is run through the
 MedLens engine on whole volumes of *its own training anatomy* with one synthetic lesion each
-(``baseline.synthetic_volumes``, a seed the training never used), and every rule is scored there.
+(``baseline.synthetic_volumes``, a seed the training never used), and every rule is scored there,
+alone and grown by hysteresis (``options.grow_threshold``: the kept region joined by the connected
+voxels above a lower probability).
 
     .venv/bin/python plugins/lesion_seg/component_rule.py [--per-modality 6] [--threads 1]
 
@@ -23,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from medlens.inference.postprocess import COMPONENT_RULES, select_component
+from medlens.inference.postprocess import COMPONENT_RULES, grow_region, select_component
 from medlens.inference.runner import ranking_scores
 from medlens.training import baseline, lesion_data, sources
 from medlens.training.engine import registry_for
@@ -32,6 +34,9 @@ from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
 HERE = Path(__file__).resolve().parent
 SEED = 4242  # not the training, validation or baseline-tuning seed
+GROW = (0.3, 0.2, 0.1)  # hysteresis thresholds tried (options.grow_threshold); "peak>0.2" = peak, grown
+VARIANTS = {**{r: (r, None) for r in COMPONENT_RULES},
+            **{f"{r}>{g}": (r, g) for r in COMPONENT_RULES if r != "size" for g in GROW}}
 
 
 def candidates(
@@ -55,15 +60,17 @@ def study(fold: str, per_modality: int, weights: Path | None = None, context: in
     ranked_context = reg.manifest(pid).input.slice_context  # as the engine ranks (2.5D end slices)
     anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
     vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
-    scores: dict[str, list[float]] = {r: [] for r in COMPONENT_RULES}
+    scores: dict[str, list[float]] = {name: [] for name in VARIANTS}
     n_components = []
     for a, img, lab in vols:
         labels, prob = candidates(reg, pid, a, img)
         labels[a.ignore] = 0  # a real lesion in training anatomy is neither hit nor false positive
         n_components.append(int(ndimage.label(labels > 0, np.ones((3, 3, 3), bool))[1]))
-        for rule in COMPONENT_RULES:
+        for name, (rule, grow) in VARIANTS.items():
             kept = select_component(labels, ranking_scores(prob, ranked_context), rule)
-            scores[rule].append(dice(kept > 0, lab))
+            if grow is not None:
+                kept = grow_region(kept, prob, grow, 1)
+            scores[name].append(dice(kept > 0, lab))
     return {
         "volumes": len(vols),
         "median_components": float(np.median(n_components)),
@@ -76,7 +83,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-modality", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: the 2.5D variant)")
+    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: the 2.5D variant; "
+                    "_mean_ctx1_ctx1s2: each fold's mean of seeds, members.fold_onnx)")
     ap.add_argument("--context", type=int, default=None, help="slice_context of the tagged folds")
     args = ap.parse_args()
     import torch
@@ -89,11 +97,10 @@ def main() -> None:
         out["folds"][case] = study(case, args.per_modality, weights, args.context)
         print(case, out["folds"][case], flush=True)
     folds_out = out["folds"].values()
-    mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in COMPONENT_RULES}
+    mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in VARIANTS}
     out["mean_dice"] = mean
-    out["chosen"] = max(COMPONENT_RULES, key=lambda r: mean[r])
-    out["per_fold_choice"] = {c: max(COMPONENT_RULES, key=lambda r: f["dice"][r])
-                              for c, f in out["folds"].items()}
+    out["chosen"] = max(VARIANTS, key=lambda r: mean[r])
+    out["per_fold_choice"] = {c: max(VARIANTS, key=lambda r: f["dice"][r]) for c, f in out["folds"].items()}
     (HERE / f"component_rule{args.tag}.json").write_text(json.dumps(out, indent=1))
     print(json.dumps({"mean_dice": mean, "chosen": out["chosen"], "per_fold": out["per_fold_choice"]}))
 

@@ -1,11 +1,12 @@
 """Evaluate the lesion U-Net on the four REAL lesions (leave-one-case-out) beside the classical baseline.
 
-For each case: the fold model trained without that case (``train.py --fold CASE``) runs through the
-MedLens engine with this plugin's manifest; the baseline (threshold + opening + largest component in
-the lung / brain mask) is tuned on synthetic lesions in the same fold's training anatomy. Both are
-scored against the real mask on the case's native grid: Dice and HD95 (mm). The shipped model
-(trained on all anatomy, real lesions masked out) is scored too, and on the fast subset the tests
-re-run. Results: ``metrics.json``, ``segmentation.png``, and the tables in ``MODEL_CARD.md``.
+For each case: the fold model trained without that case (the mean of its seeds: ``train.py --fold CASE
+--seed S``, ``medlens.training.members``) runs through the MedLens engine with this plugin's manifest;
+the baseline (threshold + opening + largest component in the lung / brain mask) is tuned on synthetic
+lesions in the same fold's training anatomy. Both are scored against the real mask on the case's native
+grid: Dice and HD95 (mm). The shipped model (the mean of all members; real lesions masked out) is scored
+too, and on the fast subset the tests re-run. Results: ``metrics.json``, ``segmentation.png``, and the
+tables in ``MODEL_CARD.md``.
 
     .venv/bin/python plugins/lesion_seg/evaluate.py [--threads 1]
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medlens.training import baseline, lesion_data, sources
+from medlens.training import baseline, lesion_data, members, sources
 from medlens.training.cards import write_metrics_block
 from medlens.training.cases import case_volume, spacing_zyx
 from medlens.training.engine import registry_for
@@ -128,9 +129,9 @@ def write_card_tables(metrics: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default=None,
-                    help="fold weights suffix: '' = the 2D folds, _ctx1 = 2.5D (slice_context 1); default: "
-                         "the shipped variant, whose figures go to metrics.json, the figure and the card")
+    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS),
+                    help="each fold's members (their mean is the fold model); the shipped recipe (default) "
+                         "writes metrics.json, the figure and the card, others metrics_mean<tags>.json")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
     args = ap.parse_args()
     import torch
@@ -141,17 +142,12 @@ def main() -> None:
         return
 
     torch.set_num_threads(args.threads)
-    folds = lesion_data._cache_dir() / "folds"
-    registry, plugin_id = registry_for(HERE)
-    shipped = registry.manifest(plugin_id).input.slice_context
-    primary_tag = f"_ctx{shipped}" if shipped else ""
-    tag = primary_tag if args.tag is None else args.tag
-    # the fold's own training record says how many neighbour slices it takes
-    context = int(json.loads((folds / f"seg_{sources.CASES[0]}{tag}.json").read_text()).get("context", 0))
+    tags = tuple(args.tags)
+    context = members.context_of(sources.CASES[0], tags)  # the members' records say 2D or 2.5D
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:
-        cv, p_net = run_model(case, folds / f"seg_{case}{tag}.onnx", context=context)
+        cv, p_net = run_model(case, members.fold_onnx(case, tags), context=context)
         b, p_base = run_baseline(case)
         s, _ = run_model(case, None)
         metrics["cv"][case], metrics["baseline"][case], metrics["shipped"][case] = cv, b, s
@@ -171,8 +167,8 @@ def main() -> None:
         "baseline_hd95_mm": finite_mean([metrics["baseline"][c]["hd95_mm"] for c in sources.CASES]),
         "shipped_dice": finite_mean([metrics["shipped"][c]["dice"] for c in sources.CASES]),
     }
-    primary = tag == primary_tag
-    out = HERE / ("metrics.json" if primary else f"metrics{tag or '_2d'}.json")
+    primary = tags == members.SEED_TAGS
+    out = HERE / ("metrics.json" if primary else f"metrics{members.mean_tag(tags)}.json")
     out.write_text(json.dumps(metrics, indent=1))
     if primary:
         figure(preds, HERE / "segmentation.png")

@@ -1,13 +1,15 @@
-"""Train the lesion U-Net on real anatomy with synthetic lesions (one fold, or the shipped model).
+"""Train the lesion U-Net on real anatomy with synthetic lesions (one member), or ship the ensemble.
 
-    .venv/bin/python plugins/lesion_seg/train.py --fold lung1   # leave lung1 out (cross-validation)
-    .venv/bin/python plugins/lesion_seg/train.py --fold all     # the shipped model (all anatomy)
+    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --context 1 --tag _ctx1   # lung1 left out
+    .venv/bin/python plugins/lesion_seg/train.py --fold all --context 1 --tag _ctx1     # all anatomy
+    .venv/bin/python plugins/lesion_seg/train.py --ensemble                             # model.onnx here
 
 Anatomy (DATA.md): pyradiomics lung1/lung2 chest CT, brain1/brain2 T1 MR, Colin27 (mricron-data),
 MNI152 (nilearn). A fold drops its test case entirely; the real lesions of the remaining cases are
 excluded (zero loss weight, no synthetic lesion on them). Model selection (best checkpoint) uses a
 fixed validation set of *synthetic* crops drawn from the fold's own training anatomy with another seed.
-Fold models go to the cache (not shipped); ``--fold all`` writes ``model.onnx`` here.
+Every trained network is a member in the training cache (``medlens.training.members``): a fold's
+cross-validated model is the mean of its seeds, and ``--ensemble`` ships the mean of all members.
 """
 
 from __future__ import annotations
@@ -23,17 +25,12 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 
 from medlens.training import lesion_data as L  # noqa: N812
+from medlens.training import members
 from medlens.training.export import export_onnx, sha256_of, stamp_sha256
-from medlens.training.nets import MeanLogits, UNet2d
+from medlens.training.nets import UNet2d
 
 HERE = Path(__file__).resolve().parent
 SEED = 1234
-
-
-def fold_dir() -> Path:
-    d = L._cache_dir() / "folds"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def anatomy_for(fold: str) -> list[L.Anatomy]:
@@ -74,11 +71,12 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 
 
 def train(
-    fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = ""
+    fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
+    seed: int = SEED,
 ) -> dict:
-    torch.manual_seed(SEED)
+    torch.manual_seed(seed)
     anat = anatomy_for(fold)
-    sampler = L.CropSampler(anat, np.random.default_rng(SEED), crop=crop, context=context)
+    sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
                                 augment=False)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
@@ -104,45 +102,32 @@ def train(
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
-    torch.save(best_state, fold_dir() / f"seg_{fold}{tag}.state.pt")  # the slice classifier is built on it
+    torch.save(best_state, members.folds_dir() / f"seg_{fold}{tag}.state.pt")  # the classifier is built on it
     sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
                       spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
-            "seed": SEED,
+            "seed": seed,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
     return info
 
 
-def load_member(name: str, tag: str, context: int, base: int) -> UNet2d:
-    """A trained U-Net from the cache (``seg_{name}{tag}.state.pt``), in eval mode."""
-    net = UNet2d(in_ch=2 * context + 1, base=base)
-    net.load_state_dict(torch.load(fold_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
-    return net.eval()
-
-
-def save_twin(model: torch.nn.Module, example: torch.Tensor) -> str:
-    """The shipped network as TorchScript ``model.pt`` (gradient saliency and fine-tuning need a
-    differentiable twin), its sha256 stamped in ``plugin.toml``; returns the sha256."""
-    torch.jit.trace(model, example).save(str(HERE / "model.pt"))
-    sha = sha256_of(HERE / "model.pt")
-    stamp_sha256(HERE / "plugin.toml", sha, key="extra_weights.saliency")
-    return sha
-
-
-def ship_ensemble(tag: str, context: int, base: int) -> dict:
-    """The shipped model as the mean of the all-anatomy model and the four fold models (their
-    state files in the cache, same ``tag``): ONNX + TorchScript twin, sha256 stamped."""
-    model = MeanLogits([load_member(n, tag, context, base) for n in ("all", *L.sources.CASES)]).eval()
+def ship_ensemble(tags: tuple[str, ...]) -> dict:
+    """The shipped model: the mean of every member (all anatomy and the four folds, each seed ``tags``)
+    as ONNX + TorchScript twin (gradient saliency and fine-tuning need a differentiable graph), sha256
+    stamped in ``plugin.toml``; ``train_log.json`` lists the members' training records."""
+    names = ("all", *L.sources.CASES)
+    model = members.mean_unet(names, tags)
+    context = members.context_of("all", tags)
     example = torch.zeros(1, 2 * context + 1, 128, 128)
     sha = export_onnx(model, example, HERE / "model.onnx", dynamic_hw=True, spatial_output=True)
     stamp_sha256(HERE / "plugin.toml", sha)
-    sha_pt = save_twin(model, example)
-    info = json.loads((HERE / "train_log.json").read_text())  # the all-anatomy member's log
-    info.setdefault("sha256_all_member", info["sha256"])
-    info.update({"ensemble": [f"seg_{n}{tag}" for n in ("all", *L.sources.CASES)], "sha256": sha,
-                 "sha256_pt": sha_pt})
+    torch.jit.trace(model, example).save(str(HERE / "model.pt"))
+    sha_pt = sha256_of(HERE / "model.pt")
+    stamp_sha256(HERE / "plugin.toml", sha_pt, key="extra_weights.saliency")
+    info = {"context": context, "tags": list(tags), "sha256": sha, "sha256_pt": sha_pt,
+            "members": {f"seg_{n}{t}": members.info(n, t) for n in names for t in tags}}
     (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
     return info
 
@@ -157,20 +142,19 @@ def main() -> None:
     ap.add_argument("--crop", type=int, default=96)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="")
+    ap.add_argument("--seed", type=int, default=SEED, help="weights and crops (validation crops stay fixed)")
     ap.add_argument("--ensemble", action="store_true",
-                    help="no training: ship the mean of seg_all{tag} and the four fold models {tag}")
+                    help="no training: ship the mean of all members (--tags)")
+    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS), help="members' tags for --ensemble")
     args = ap.parse_args()
     if args.ensemble:
-        print(json.dumps(ship_ensemble(args.tag, args.context, args.base)))
+        info = ship_ensemble(tuple(args.tags))
+        print(json.dumps({k: v for k, v in info.items() if k != "members"}))
         return
     torch.set_num_threads(args.threads)
-    out = HERE / "model.onnx" if args.fold == "all" else fold_dir() / f"seg_{args.fold}{args.tag}.onnx"
-    info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag)
-    if args.fold == "all":
-        stamp_sha256(HERE / "plugin.toml", info["sha256"])
-        member = load_member("all", args.tag, args.context, args.base)
-        info["sha256_pt"] = save_twin(member, torch.zeros(1, 2 * args.context + 1, 128, 128))
-        (HERE / "train_log.json").write_text(json.dumps(info, indent=1))
+    out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
+    info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
+                 args.seed)
     print(json.dumps(info))
 
 

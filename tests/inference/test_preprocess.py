@@ -8,6 +8,7 @@ import pytest
 from medlens.inference.manifest import Normalization
 from medlens.inference.postprocess import (
     argmax_labels,
+    grow_region,
     keep_largest_component,
     select_component,
     threshold_labels,
@@ -143,3 +144,25 @@ def test_select_component_rules() -> None:
     np.testing.assert_array_equal(kept["size"], keep_largest_component(labels))
     with pytest.raises(ValueError, match="probability"):
         select_component(labels, None, "mean")
+
+
+def test_grow_region_joins_the_pieces_of_a_split_lesion() -> None:
+    """A lesion whose probability dips to 0.3 on its middle slice comes out of the 0.5 threshold as two
+    pieces; keeping the most confident piece and growing it through voxels >= 0.2 reports it whole,
+    without reaching a separate region across background, or a voxel of another label."""
+    prob = np.zeros((7, 20, 20), np.float32)
+    prob[1:3, 5:10, 5:10] = 0.9  # upper piece
+    prob[3, 5:10, 5:10] = 0.3  # the dip
+    prob[4:6, 5:10, 5:10] = 0.7  # lower piece
+    prob[1:6, 14:18, 14:18] = 0.6  # another region, not connected
+    labels = (prob > 0.5).astype(np.uint8)
+    labels[3, 9, 9] = 2  # a voxel of another label inside the dip
+    kept = select_component(labels, prob, "peak", 1)
+    assert kept[1:3, 5:10, 5:10].all() and not kept[4:6].any()
+    grown = grow_region(kept, prob, 0.2, 1)
+    lesion = np.zeros(prob.shape, bool)
+    lesion[1:6, 5:10, 5:10] = True
+    assert ((grown == 1) == (lesion & (labels != 2))).all()
+    assert grown[3, 9, 9] == 2  # other labels are never overwritten
+    np.testing.assert_array_equal(grow_region(kept, prob, 0.5, 1), kept)  # nothing above 0.5 to join
+    assert not grow_region(np.zeros_like(labels), prob, 0.2, 1).any()  # no region, nothing grows

@@ -113,6 +113,28 @@ def test_manifest_component_rule_keeps_the_most_probable_region(
         assert dice > 0.8, (rule, dice)
 
 
+def test_manifest_grow_threshold_reports_a_split_lesion_whole(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """``grow_threshold``: the region the component rule keeps grows through connected voxels above
+    it, so a lesion split by a dip below the threshold is reported whole; without it, a piece."""
+    vol = ball_volume()
+    array = np.zeros(vol.array.shape, np.float32)
+    array[2:6, 4:12, 4:12] = 1.0
+    array[6:8, 4:12, 4:12] = 0.35  # a dip: probability 0.18 (TinyThreshold3d: softmax of 10 * (x - 0.5))
+    array[8:12, 4:12, 4:12] = 0.8
+    vol = Volume(array, vol.geometry, vol.meta)
+    sizes = {}
+    for name, grow in (("nogrow", ""), ("grow", "grow_threshold = 0.1\n")):
+        folder = make_plugin(name, TinyThreshold3d(), input_extra=PATCHED)
+        with (folder / "plugin.toml").open("a") as f:
+            f.write(f'\n[options]\nkeep_largest_component = true\ncomponent_rule = "peak"\n{grow}')
+        result = run_plugin(name, vol, registry=registry_for(tmp_path / "plugins"))
+        assert result.label_map is not None
+        sizes[name] = int((result.label_map.array == 1).sum())
+    assert sizes["grow"] > 2.5 * sizes["nogrow"] > 0
+
+
 @pytest.mark.parametrize("rule", ["mean", "peak"])
 def test_a_2p5d_models_end_slices_do_not_win_the_component_rule(rule: str) -> None:
     """A confident region on the first slice (padded neighbours) and a less confident one inside the

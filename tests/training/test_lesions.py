@@ -67,9 +67,28 @@ def test_mr_lesion_kinds_and_reference_contrast() -> None:
         nz, ny, nx = les.label.shape
         sel[les.z0 : les.z0 + nz, les.y0 : les.y0 + ny, les.x0 : les.x0 + nx] = les.label
         vals = img[sel]
-        # visibly different from the tissue: brighter / darker, or a bright rim around a dark core
-        assert abs(vals.mean() - 100.0) > 8 or vals.std() > 15
-    assert kinds == {"enhancing", "ring", "hypointense"}
+        if les.kind == "faint":  # a little brighter than the tissue it replaces
+            assert 1.03 < vals.mean() / 100.0 < 1.4
+        else:  # visibly different from the tissue: brighter / darker, or a bright rim around a dark core
+            assert abs(vals.mean() - 100.0) > 8 or vals.std() > 15
+    assert kinds == {"enhancing", "faint", "ring", "hypointense"}
+
+
+def test_mr_lesions_may_reach_a_few_mm_beyond_the_brain_ct_lesions_never_leave_the_lung() -> None:
+    """Dural / extra-axial tumours sit partly outside a brain mask; a lung mass stops at the wall."""
+    beyond = {"MR": [], "CT": []}
+    for seed in range(30):
+        for modality in ("MR", "CT"):
+            img = np.full((10, 100, 100), 100.0 if modality == "MR" else -850.0, np.float32)
+            organ = np.zeros(img.shape, bool)
+            organ[:, :, :50] = True  # the organ ends at column 50
+            les = lesions.insert_lesion(img, organ, (1.0, 1.0, 6.5), modality, np.random.default_rng(seed),
+                                        center=(5, 50, 47), reference=100.0, radius_mm=10.0)
+            assert les is not None
+            cols = np.nonzero(les.label.any(axis=(0, 1)))[0] + les.x0
+            beyond[modality].append(int(cols.max()) - 49)
+    assert max(beyond["CT"]) <= 0
+    assert 0.1 < np.mean(np.array(beyond["MR"]) > 0) < 0.6 and max(beyond["MR"]) <= 6
 
 
 def test_generator_is_reproducible() -> None:

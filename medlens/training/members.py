@@ -1,0 +1,76 @@
+"""The lesion U-Nets in the training cache, and the means of several of them that are evaluated and shipped.
+
+Why: with one or two chest CTs in a fold's training set, which candidate region a single U-Net ranks
+first changes with the seed (the lung1 fold outlined the nodule, Dice 0.82, with one seed and a
+lung-base dome, Dice 0, with the next). So a fold's cross-validated model is the mean of its
+``SEED_TAGS`` networks (same data and recipe, other seeds), the classifier is built on that mean, and
+the shipped segmenter is the mean of every member (all anatomy and the four folds, each seed).
+
+A member ``seg_{name}{tag}`` is ``{state.pt, json, onnx}`` in ``folds_dir()``: ``name`` is a test case
+left out, or ``all``; the json records its context, width, seed and sha256.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from medlens.training import lesion_data
+from medlens.training.export import export_onnx
+from medlens.training.nets import MeanLogits, UNet2d
+
+SEED_TAGS = ("_ctx1", "_ctx1s2")  # 2.5D U-Nets trained with seeds 1234 and 2345
+
+
+def folds_dir() -> Path:
+    d = lesion_data._cache_dir() / "folds"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def info(name: str, tag: str) -> dict:
+    """The training record of member ``seg_{name}{tag}``."""
+    return json.loads((folds_dir() / f"seg_{name}{tag}.json").read_text())
+
+
+def load_unet(name: str, tag: str) -> UNet2d:
+    """Member ``seg_{name}{tag}`` in eval mode (its shape from its training record)."""
+    rec = info(name, tag)
+    net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1, base=int(rec["base"]))
+    net.load_state_dict(torch.load(folds_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
+    return net.eval()
+
+
+def mean_unet(names: tuple[str, ...], tags: tuple[str, ...] = SEED_TAGS) -> MeanLogits:
+    """The mean logit map of members ``names`` x ``tags`` (one network, eval mode)."""
+    return MeanLogits([load_unet(n, t) for n in names for t in tags]).eval()
+
+
+def context_of(name: str, tags: tuple[str, ...] = SEED_TAGS) -> int:
+    """Neighbour slices each side the members take (all members of a mean must agree)."""
+    contexts = {int(info(name, t).get("context", 0)) for t in tags}
+    if len(contexts) != 1:
+        raise ValueError(f"members of {name} {tags} differ in slice context: {sorted(contexts)}")
+    return contexts.pop()
+
+
+def mean_tag(tags: tuple[str, ...] = SEED_TAGS) -> str:
+    """File-name suffix of a mean of members ``tags`` (``_mean_ctx1_ctx1s2``)."""
+    return "_mean" + "".join(tags)
+
+
+def fold_onnx(case: str, tags: tuple[str, ...] = SEED_TAGS) -> Path:
+    """ONNX of the fold model that never saw ``case`` (the mean of its seeds), exported on first use
+    and again whenever a member's weights change (their sha256 are recorded beside it)."""
+    out = folds_dir() / f"seg_{case}{mean_tag(tags)}.onnx"
+    stamp = out.with_suffix(".json")
+    shas = [info(case, t)["sha256"] for t in tags]
+    if out.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("members") == shas:
+        return out
+    context = context_of(case, tags)
+    export_onnx(mean_unet((case,), tags), torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
+                spatial_output=True)
+    stamp.write_text(json.dumps({"fold": case, "tags": list(tags), "context": context, "members": shas}))
+    return out

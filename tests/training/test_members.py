@@ -1,0 +1,58 @@
+"""Lesion U-Net members and their means (`medlens.training.members`): what the cards evaluate and ship."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from medlens.training import members
+from medlens.training.export import sha256_of
+from medlens.training.nets import UNet2d
+
+
+def _member(folder: Path, name: str, tag: str, seed: int, context: int = 1) -> None:
+    torch.manual_seed(seed)
+    net = UNet2d(in_ch=2 * context + 1, base=4)
+    torch.save(net.state_dict(), folder / f"seg_{name}{tag}.state.pt")
+    sha = sha256_of(folder / f"seg_{name}{tag}.state.pt")
+    (folder / f"seg_{name}{tag}.json").write_text(json.dumps({"context": context, "base": 4, "sha256": sha}))
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setattr(members, "folds_dir", lambda: tmp_path)
+    return tmp_path
+
+
+def test_a_fold_model_is_the_mean_of_its_seeds(cache: Path) -> None:
+    tags = ("_a", "_b")
+    _member(cache, "lung1", "_a", 1)
+    _member(cache, "lung1", "_b", 2)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        single = [members.load_unet("lung1", t)(x) for t in tags]
+        mean = members.mean_unet(("lung1",), tags)(x)
+    assert not torch.allclose(single[0], single[1])  # two different networks
+    torch.testing.assert_close(mean, (single[0] + single[1]) / 2)
+    path = members.fold_onnx("lung1", tags)
+    out = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})[0]
+    np.testing.assert_allclose(out, mean.numpy(), atol=1e-4)
+    # retraining a member re-exports the fold model; an unchanged one is reused
+    stamp = path.stat().st_mtime_ns
+    assert members.fold_onnx("lung1", tags).stat().st_mtime_ns == stamp
+    _member(cache, "lung1", "_b", 3)
+    members.fold_onnx("lung1", tags)
+    out2 = ort.InferenceSession(str(path)).run(None, {"image": x.numpy()})[0]
+    assert not np.allclose(out, out2)
+
+
+def test_members_of_one_mean_must_take_the_same_slices(cache: Path) -> None:
+    _member(cache, "brain1", "_a", 1, context=1)
+    _member(cache, "brain1", "_b", 2, context=0)
+    with pytest.raises(ValueError, match="slice context"):
+        members.context_of("brain1", ("_a", "_b"))
