@@ -3,15 +3,16 @@
 Explain
 -------
 Offered after a classification or segmentation result (``window.ai.last_result``). Pick a method
-(Integrated Gradients, GradCAM, Occlusion; the ones the plugin cannot do are greyed with the reason,
-e.g. no TorchScript twin -> only Occlusion), a scope (classification: the current slice, or every
-slice whose score for the class shown in the AI dock is >= the plugin's threshold; segmentation:
-the current slice or the whole series, for the label picked) and Run. The map is computed by
-:func:`medlens.inference.saliency.compute_saliency` in a background :class:`~medlens.app.jobs.Job`
-(progress + Cancel) and drawn as a heatmap layer on every slice pane (colour map
-:data:`SALIENCY_CMAP`; opacity/threshold through an :class:`~medlens.app.overlay_controls.OverlayControls`).
-Every map comes with its sanity check: similarity to the weight-randomised model, deletion AUC vs
-random order, and a PASSED / FAILED badge with the note. Errors are one line in the section.
+(Integrated Gradients, GradCAM, Occlusion, a classifier's own evidence map; the ones the plugin cannot
+do are greyed with the reason, e.g. no TorchScript twin -> only Occlusion), a scope (classification:
+the current slice, or every slice whose score for the class shown in the AI dock is >= the plugin's
+threshold; segmentation: the current slice or the whole series, for the label picked) and Run. The
+map is computed by :func:`medlens.inference.saliency.compute_saliency` in a background
+:class:`~medlens.app.jobs.Job` (progress + Cancel) and drawn as a heatmap layer on every slice pane
+(colour map :data:`SALIENCY_CMAP`; opacity/threshold through an
+:class:`~medlens.app.overlay_controls.OverlayControls`). Every map comes with its sanity check:
+similarity to the weight-randomised model, deletion AUC vs random order, and a PASSED / FAILED badge
+with the note. Errors are one line in the section.
 
 Report correction
 -----------------
@@ -46,16 +47,12 @@ from PySide6.QtWidgets import (
 from medlens.app.busy import error_line, show_busy, show_status
 from medlens.app.jobs import Job, JobContext
 from medlens.app.overlay_controls import OverlayControls
+from medlens.inference.saliency.methods import METHOD_NAMES
 
 log = logging.getLogger(__name__)
 
 SALIENCY_CMAP = "hot"
 DEFAULT_THRESHOLD_FRACTION = 0.2  # values below this fraction of the map's maximum start transparent
-METHOD_LABELS = {
-    "integrated_gradients": "Integrated Gradients",
-    "gradcam": "GradCAM",
-    "occlusion": "Occlusion",
-}
 SCOPE_CURRENT = "current"
 SCOPE_LESION = "lesion"
 SCOPE_ALL = "all"
@@ -92,6 +89,8 @@ def method_availability(manifest: Any) -> dict[str, str | None]:
             out[method] = "the plugin has no TorchScript twin (gradient methods need one); use Occlusion"
         elif method == "gradcam" and not manifest.saliency_target_layer:
             out[method] = "the plugin declares no saliency_target_layer (GradCAM needs one)"
+        elif method == "evidence" and (manifest.task != "classification" or not manifest.saliency_evidence):
+            out[method] = "the plugin declares no saliency_evidence (a classifier's own pooled map)"
         else:
             out[method] = None
     return out
@@ -134,7 +133,7 @@ class ExplainSection(QGroupBox):
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.method_combo = QComboBox(self)
-        for method, label in METHOD_LABELS.items():
+        for method, label in METHOD_NAMES.items():
             self.method_combo.addItem(label, method)
         self.method_combo.setToolTip("How the map is computed; greyed methods say why on hover")
         form.addRow("Method", self.method_combo)
@@ -214,7 +213,7 @@ class ExplainSection(QGroupBox):
             reason = self.availability.get(method)
             item = model.item(i)
             item.setEnabled(reason is None)
-            label = METHOD_LABELS[method]
+            label = METHOD_NAMES[method]
             item.setText(label if reason is None else f"{label} — unavailable")
             item.setToolTip(reason or f"{label} on {result.plugin_id}")
             if reason is None and first_ok is None:
@@ -272,7 +271,7 @@ class ExplainSection(QGroupBox):
         method = self.method_combo.currentData()
         reason = self.availability.get(method, "unknown method")
         if reason is not None:
-            self._say(f"{METHOD_LABELS.get(method, method)}: {reason}")
+            self._say(f"{METHOD_NAMES.get(method, method)}: {reason}")
             return None
         kwargs: dict[str, Any] = {"method": method}
         scope = self.scope_combo.currentData()
@@ -335,7 +334,7 @@ class ExplainSection(QGroupBox):
         job.cancelled.connect(lambda j=job: self._on_cancelled(j))
         self.job = job
         self._job_key = (result, volume)
-        label = METHOD_LABELS[kwargs["method"]]
+        label = METHOD_NAMES[kwargs["method"]]
         self._set_running(True, f"{label}…")
         where = kwargs.get("slices")
         scope = f" on {len(where)} slice(s)" if where is not None else ""

@@ -229,6 +229,8 @@ class Manifest(_Strict):
     output: OutputSpec
     options: OptionsSpec = OptionsSpec()
     saliency_target_layer: str | None = None
+    # classification twins built as a pooled logit map: the method returning that map (N, C, *spatial)
+    saliency_evidence: str | None = None
     saliency: SaliencySpec | None = None
     model_card: str
     description: str = ""

@@ -60,7 +60,7 @@ def test_gradcam_map_on_the_panes_with_its_sanity_badge(qtbot, window, registry)
     run_and_wait(qtbot, panel, "test.blob-cls")
     explain = panel.explain
     assert explain.isVisible()
-    for method in ("integrated_gradients", "gradcam", "occlusion"):
+    for method in ("integrated_gradients", "gradcam", "occlusion", "evidence"):
         assert method_item(explain, method).isEnabled()
     panel.jump_to_slice(1)  # the slice with the blob
     before = window.panes["axial"].capture().astype(int)
@@ -96,7 +96,7 @@ def test_methods_without_a_twin_are_greyed_and_errors_are_one_line(qtbot, window
     panel = show(window, registry, volume)
     run_and_wait(qtbot, panel, "test.blob-onnx")
     explain = panel.explain
-    for method in ("integrated_gradients", "gradcam"):
+    for method in ("integrated_gradients", "gradcam", "evidence"):
         item = method_item(explain, method)
         assert not item.isEnabled()
         assert "TorchScript twin" in item.toolTip()
@@ -127,6 +127,7 @@ def test_report_correction_of_an_edited_ai_segmentation(qtbot, window, registry)
     assert action in panel.menu.actions()
     run_and_wait(qtbot, panel, "t.seg")
     assert panel.explain.isVisible()  # segmentation results can be explained too
+    assert not method_item(panel.explain, "evidence").isEnabled()  # a classifier's map, not a segmenter's
     assert not action.isEnabled()  # nothing edited yet
     seg = window.segmentation
     assert seg.accept()

@@ -30,8 +30,13 @@ class BlobNet(nn.Module):
         )
         self.logit_map = nn.Conv2d(16, 1, 1)
 
+    @torch.jit.export
+    def evidence(self, x: torch.Tensor) -> torch.Tensor:
+        """The logit map the score is the max of, at half resolution (``saliency_evidence``)."""
+        return self.logit_map(self.features(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.amax(self.logit_map(self.features(x)), dim=(2, 3))
+        return torch.amax(self.evidence(x), dim=(2, 3))
 
 
 def blob_image(rng: np.random.Generator, side: int = SIDE, blob: bool = True) -> tuple[np.ndarray, tuple]:
@@ -96,6 +101,7 @@ task = "classification"
 runtime = "onnx"
 model_card = "MODEL_CARD.md"
 saliency_target_layer = "features.3"
+saliency_evidence = "evidence"
 
 [weights]
 file = "model.onnx"

@@ -35,7 +35,7 @@ def _peak(a: np.ndarray) -> tuple[int, int]:
     return tuple(int(v) for v in np.unravel_index(np.argmax(np.abs(a)), a.shape))  # type: ignore[return-value]
 
 
-@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam", "occlusion"])
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam", "occlusion", "evidence"])
 def test_map_peaks_inside_the_blob(registry: PluginRegistry, method: str) -> None:
     volume, (cy, cx) = blob_volume()
     result = compute_saliency("test.blob-cls", volume, method, slices=[1], registry=registry, sanity=False)
@@ -48,7 +48,7 @@ def test_map_peaks_inside_the_blob(registry: PluginRegistry, method: str) -> Non
     assert result.target == "blob"
 
 
-@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam"])
+@pytest.mark.parametrize("method", ["integrated_gradients", "gradcam", "evidence"])
 def test_sanity_passes_for_a_trained_model(registry: PluginRegistry, method: str) -> None:
     volume, _ = blob_volume()
     report = compute_saliency("test.blob-cls", volume, method, slices=[1], registry=registry).sanity
@@ -79,6 +79,20 @@ def test_onnx_plugin_without_twin(registry: PluginRegistry) -> None:
     y, x = _peak(result.heatmap.array[1])
     assert (y - cy) ** 2 + (x - cx) ** 2 <= 10
     assert result.sanity is not None and result.sanity.deletion_auc < result.sanity.random_deletion_auc
+
+
+def test_evidence_map_needs_a_classifier_that_declares_it(registry: PluginRegistry) -> None:
+    """The model's own evidence map is offered only where the manifest names the twin's method."""
+    from medlens.app.saliency_panel import method_availability
+
+    volume, _ = blob_volume()
+    builtin = PluginRegistry.discover(user=False, entry_points=False, adapters=False)
+    with pytest.raises(InferenceError, match="declares no saliency_evidence"):
+        compute_saliency("medlens.lesion-seg", volume, "evidence", registry=builtin)
+    assert method_availability(builtin.manifest("medlens.lesion-seg"))["evidence"] is not None
+    assert method_availability(registry.manifest("test.blob-cls"))["evidence"] is None
+    with pytest.raises(InferenceError, match="no TorchScript twin"):
+        compute_saliency("test.blob-onnx", volume, "evidence", registry=registry)
 
 
 def test_progress_and_cancel(registry: PluginRegistry) -> None:

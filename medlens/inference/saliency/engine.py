@@ -23,8 +23,9 @@ from medlens.inference.preprocess import ModelGrid, normalize_intensity, resampl
 from medlens.inference.runner import RunOptions, _resize, model_channels, predict_dense
 from medlens.inference.saliency import sanity as sanity_mod
 from medlens.inference.saliency.methods import (
-    GRADIENT_METHODS,
+    METHOD_NAMES,
     METHODS,
+    TWIN_METHODS,
     Target,
     attribute,
     make_reduce,
@@ -33,12 +34,6 @@ from medlens.inference.saliency.methods import (
 from medlens.inference.saliency.sanity import SanityReport
 from medlens.inference.saliency.twin import load_twin, no_twin_error, twin_spec
 from medlens.viewer.model import Heatmap, Volume
-
-METHOD_NAMES = {
-    "integrated_gradients": "Integrated Gradients",
-    "gradcam": "GradCAM",
-    "occlusion": "Occlusion",
-}
 
 
 @dataclass
@@ -213,7 +208,11 @@ def compute_saliency(
         raise InferenceError(f"plugin {m.id} runs its own pipeline; saliency is not available for it")
     if method == "gradcam" and not m.saliency_target_layer:
         raise InferenceError(f"plugin {m.id} declares no saliency_target_layer; GradCAM needs one")
-    if method in GRADIENT_METHODS and twin_spec(m) is None:
+    if method == "evidence" and (m.task != "classification" or not m.saliency_evidence):
+        raise InferenceError(
+            f"plugin {m.id} declares no saliency_evidence method; the model's evidence map needs one"
+        )
+    if method in TWIN_METHODS and twin_spec(m) is None:
         raise no_twin_error(m)
     import torch
 
@@ -283,6 +282,8 @@ def compute_saliency(
             layer=layer,
             baseline=baseline,
             n_steps=n_steps,
+            evidence=m.saliency_evidence,
+            channel=s.target.channel,
         )
         maps.append(a)
         s.place(a)
@@ -369,6 +370,8 @@ def _sanity(
         layer=layer,
         baseline=baseline,
         n_steps=n_steps,
+        evidence=m.saliency_evidence,
+        channel=s.target.channel,
     )
     similarity = sanity_mod.rank_similarity(amap, rmap)
     ssim = sanity_mod.ssim_similarity(amap, rmap) if amap.ndim == 2 else None

@@ -18,8 +18,15 @@ import numpy as np
 
 from medlens.inference.errors import InferenceError
 
-METHODS = ("integrated_gradients", "gradcam", "occlusion")
+METHODS = ("integrated_gradients", "gradcam", "occlusion", "evidence")
 GRADIENT_METHODS = ("integrated_gradients", "gradcam")
+TWIN_METHODS = (*GRADIENT_METHODS, "evidence")  # need the TorchScript twin
+METHOD_NAMES = {
+    "integrated_gradients": "Integrated Gradients",
+    "gradcam": "GradCAM",
+    "occlusion": "Occlusion",
+    "evidence": "Model's evidence map",
+}
 Reduce = Callable[[Any], Any]
 
 
@@ -96,13 +103,28 @@ def attribute(
     layer: str | None = None,
     baseline: float = 0.0,
     n_steps: int = 32,
+    evidence: str | None = None,
+    channel: int = 0,
 ) -> np.ndarray:
     """Attribution map of ``reduce(forward(x))`` for one input ``(1, C, *spatial)``, shape ``spatial``.
 
     Channels are summed. Integrated Gradients and GradCAM need ``module`` (a differentiable torch
-    module); Occlusion needs only ``forward`` (an ONNX session does).
+    module); Occlusion needs only ``forward`` (an ONNX session does). "evidence" is not an attribution:
+    it is the map the model itself pools into its score (the twin's method named ``evidence``, output
+    ``channel``), for models built that way (a max- or mean-pooled logit map).
     """
     import torch
+
+    if method == "evidence":
+        if module is None or not evidence or not hasattr(module, evidence):
+            raise InferenceError("the model's evidence map needs a twin with a saliency_evidence method")
+        with torch.no_grad():
+            ev = getattr(module, evidence)(x)[:, channel : channel + 1].float()
+        if tuple(ev.shape[2:]) != tuple(x.shape[2:]):  # coarser maps (a CNN's last stage): upsample
+            mode = "bilinear" if ev.ndim == 4 else "trilinear"
+            ev = torch.nn.functional.interpolate(ev, size=tuple(x.shape[2:]), mode=mode, align_corners=False)
+        ev = ev[0, 0].numpy().astype(np.float32)
+        return ev - ev.min()  # logits, shifted so the least evidence is 0 (maps and checks rank by size)
 
     if method == "integrated_gradients":
         from captum.attr import IntegratedGradients
