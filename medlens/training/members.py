@@ -1,8 +1,8 @@
 """The lesion U-Nets in the training cache, and the means of several of them that are evaluated and shipped.
 
 Why: with one or two chest CTs in a fold's training set, which candidate region a single U-Net ranks
-first changes with the seed (the lung1 fold reported a lung-base dome, Dice 0, with one seed and
-outlined the nodule, Dice 0.74, with the next). So a fold's cross-validated model is the mean of its
+first changes with the seed (the lung1 fold reported another candidate region, Dice 0, with one seed
+and outlined the nodule, Dice 0.74, with the next). So a fold's cross-validated model is the mean of its
 ``SEED_TAGS`` networks (same data and recipe, other seeds), the classifier is built on that mean, and
 the shipped segmenter is the mean of every member (all anatomy and the four folds, each seed).
 
