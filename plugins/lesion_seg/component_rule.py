@@ -27,7 +27,7 @@ from scipy import ndimage
 
 from medlens.inference.postprocess import COMPONENT_RULES, grow_region, select_component
 from medlens.inference.runner import ranking_scores
-from medlens.training import baseline, lesion_data, sources
+from medlens.training import baseline, lesion_data, members, sources
 from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -90,7 +90,7 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    folds = lesion_data._cache_dir() / "folds"
+    folds = members.folds_dir()
     out: dict = {"seed": SEED, "per_modality": args.per_modality, "tag": args.tag, "folds": {}}
     for case in sources.CASES:
         weights = folds / f"seg_{case}{args.tag}.onnx"
