@@ -65,35 +65,17 @@ BADGE_STYLE = {
 
 
 def method_availability(manifest: Any) -> dict[str, str | None]:
-    """Saliency method -> None when ``manifest``'s plugin can use it, else the reason it cannot."""
-    from medlens.inference.saliency.methods import METHODS
-    from medlens.inference.saliency.twin import twin_spec
+    """Saliency method -> None when ``manifest``'s plugin can use it, else the reason (a tooltip).
 
+    The rule and its wording are the engine's (:mod:`medlens.inference.saliency.availability`), so
+    a method offered here is never refused when it runs.
+    """
+    from medlens.inference.saliency.availability import availability
+
+    found = availability(manifest)
     if manifest is None:
-        return dict.fromkeys(METHODS, "no plugin result to explain")
-    if manifest.task not in ("classification", "segmentation"):
-        return dict.fromkeys(
-            METHODS, f"saliency explains classification or segmentation, not {manifest.task}"
-        )
-    if getattr(manifest, "pipeline", None):
-        return dict.fromkeys(METHODS, "the plugin runs its own pipeline; saliency is not available")
-    try:
-        twin = twin_spec(manifest) is not None
-    except Exception:
-        twin = False
-    out: dict[str, str | None] = {}
-    for method in METHODS:
-        if method == "occlusion":
-            out[method] = None
-        elif not twin:
-            out[method] = "the plugin has no TorchScript twin (gradient methods need one); use Occlusion"
-        elif method == "gradcam" and not manifest.saliency_target_layer:
-            out[method] = "the plugin declares no saliency_target_layer (GradCAM needs one)"
-        elif method == "evidence" and (manifest.task != "classification" or not manifest.saliency_evidence):
-            out[method] = "the plugin declares no saliency_evidence (a classifier's own pooled map)"
-        else:
-            out[method] = None
-    return out
+        return found
+    return {method: None if reason is None else f"The plugin {reason}" for method, reason in found.items()}
 
 
 def sanity_text(report: Any) -> tuple[str, str]:

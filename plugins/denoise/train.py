@@ -29,7 +29,7 @@ import torch
 
 from medlens.training import noise, sources
 from medlens.training.export import export_onnx, stamp_sha256
-from medlens.training.nets import DnCNN
+from medlens.training.nets import DnCNN, FFDNetBlind
 
 HERE = Path(__file__).resolve().parent
 TRAIN_CT = ("lung1", "headct693")
@@ -37,6 +37,13 @@ TRAIN_MR = ("colin27", "mni152", "brain1")
 SEED = 20240611
 CT_SD_HU = (0.0, 80.0)  # defaults of --ct-sd / --mr-sigma
 MR_SIGMA = (0.0, 0.08)  # x the foreground median
+VAL_CASES = ("lung1", "brain1")  # --holdout: their slices z % 6 == 3 are kept out of training, for
+VAL_LEVELS = {"CT": (10.0, 20.0, 40.0, 80.0), "MR": (0.02, 0.04, 0.08)}  # choosing between versions
+
+
+def is_validation(name: str, z: int) -> bool:
+    """Slices held out of training by ``--holdout`` (a validation set inside the training volumes)."""
+    return name in VAL_CASES and z % 6 == 3
 
 
 def load_training_volumes() -> list[sources.Scan]:
@@ -56,7 +63,7 @@ class PatchSampler:
 
     def __init__(self, scans: list[sources.Scan], patch: int, rng: np.random.Generator,
                  by_slices: bool = False, ct_sd: tuple[float, float] = CT_SD_HU,
-                 mr_sigma: tuple[float, float] = MR_SIGMA) -> None:
+                 mr_sigma: tuple[float, float] = MR_SIGMA, holdout: bool = False) -> None:
         self.scans, self.patch, self.rng, self.by_slices = scans, patch, rng, by_slices
         self.ct_sd, self.mr_sigma = ct_sd, mr_sigma
         self.stats = [zscore_stats(s.image) for s in scans]
@@ -72,7 +79,10 @@ class PatchSampler:
         for s in scans:
             thr = -500 if s.modality == "CT" else 0.2 * float(np.percentile(s.image, 99))
             frac = (s.image > thr).mean(axis=(1, 2))
-            self.slices.append(np.flatnonzero(frac > 0.1))
+            keep = np.flatnonzero(frac > 0.1)
+            if holdout:
+                keep = np.array([z for z in keep if not is_validation(s.name, int(z))], int)
+            self.slices.append(keep)
 
     def one(self) -> tuple[np.ndarray, np.ndarray]:
         rng, p = self.rng, self.patch
@@ -108,6 +118,44 @@ class PatchSampler:
         return x, y
 
 
+def build(arch: str) -> torch.nn.Module:
+    """The network of each version: ``dncnn`` (0.1-0.2) or ``ffdnet`` (0.3, see ``FFDNetBlind``)."""
+    return DnCNN(depth=8, width=32) if arch == "dncnn" else FFDNetBlind(depth=12, width=48)
+
+
+def validate(model: torch.nn.Module, scans: list[sources.Scan]) -> dict[str, float]:
+    """Mean PSNR (dB) per modality and level on the ``--holdout`` slices, fixed noise seeds.
+
+    Why here and not evaluate.py: choosing between versions must not look at the test volumes.
+    """
+    from medlens.training.metrics import psnr
+
+    model.eval()
+    out: dict[str, float] = {}
+    for s in scans:
+        if s.name not in VAL_CASES:
+            continue
+        mean, sd = zscore_stats(s.image)
+        ref = noise.mr_reference(s.image) if s.modality == "MR" else 0.0
+        lo, hi = (-1000.0, 1000.0) if s.modality == "CT" else (0.0, float(np.percentile(s.image, 99.5)))
+        zs = [z for z in range(s.image.shape[0]) if is_validation(s.name, z)]
+        for level in VAL_LEVELS[s.modality]:
+            vals = []
+            for z in zs:
+                rng = np.random.default_rng(7000 + z)
+                clean = s.image[z]
+                if s.modality == "CT":
+                    noisy = clean + noise.ct_noise(clean[None], level, rng)[0]
+                else:
+                    noisy = noise.rician(clean, level * ref, rng)
+                with torch.no_grad():
+                    x = torch.from_numpy(((noisy - mean) / sd).astype(np.float32))[None, None]
+                    den = model(x)[0, 0].numpy() * sd + mean
+                vals.append(psnr(np.clip(den, lo, hi), np.clip(clean, lo, hi), hi - lo))
+            out[f"{s.name}@{level:g}"] = round(float(np.mean(vals)), 3)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=1500)
@@ -119,6 +167,11 @@ def main() -> None:
     ap.add_argument("--max-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--by-slices", action="store_true")
+    ap.add_argument("--arch", choices=("dncnn", "ffdnet"), default="ffdnet")
+    ap.add_argument("--holdout", action="store_true",
+                    help="keep lung1/brain1 slices z %% 6 == 3 out of training and report PSNR on them")
+    ap.add_argument("--validate-only", type=Path, default=None, metavar="STATE_DICT",
+                    help="only print the --holdout validation PSNR of these weights (with --arch)")
     ap.add_argument("--ct-sd", type=float, nargs=2, default=CT_SD_HU, metavar=("LO", "HI"),
                     help="added CT noise SD range, HU")
     ap.add_argument("--mr-sigma", type=float, nargs=2, default=MR_SIGMA, metavar=("LO", "HI"),
@@ -127,9 +180,14 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    sampler = PatchSampler(load_training_volumes(), args.patch, rng, by_slices=args.by_slices,
-                           ct_sd=tuple(args.ct_sd), mr_sigma=tuple(args.mr_sigma))
-    model = DnCNN(depth=8, width=32)
+    scans = load_training_volumes()
+    model = build(args.arch)
+    if args.validate_only is not None:
+        model.load_state_dict(torch.load(args.validate_only, weights_only=True))
+        print(json.dumps(validate(model, scans)))
+        return
+    sampler = PatchSampler(scans, args.patch, rng, by_slices=args.by_slices,
+                           ct_sd=tuple(args.ct_sd), mr_sigma=tuple(args.mr_sigma), holdout=args.holdout)
     if args.init is not None:
         model.load_state_dict(torch.load(args.init, weights_only=True))
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -147,6 +205,7 @@ def main() -> None:
         if step % 50 == 0:
             print(f"step {step} loss {np.mean(log[-50:]):.4f} {time.time() - t0:.0f}s", flush=True)
     model.eval()
+    val = validate(model, scans) if args.holdout else None
     torch.save(model.state_dict(), args.out / "model.pt")
     sha = export_onnx(model, torch.zeros(1, 1, 64, 64), args.out / "model.onnx", dynamic_hw=True,
                       spatial_output=True)
@@ -157,7 +216,7 @@ def main() -> None:
         previous = [json.loads((args.init.parent / "train_log.json").read_text())]
     (args.out / "train_log.json").write_text(json.dumps(
         {"phases_before": previous, "init": str(args.init) if args.init else None,
-         "by_slices": args.by_slices,
+         "by_slices": args.by_slices, "arch": args.arch, "holdout": args.holdout, "validation_psnr": val,
          "ct_sd_hu": args.ct_sd, "mr_sigma": args.mr_sigma, "max_lr": args.max_lr, "steps": args.steps,
          "batch": args.batch, "patch": args.patch, "seed": args.seed,
          "seconds": round(time.time() - t0), "final_loss": float(np.mean(log[-100:])), "sha256": sha},

@@ -74,6 +74,7 @@ def test_onnx_plugin_without_twin(registry: PluginRegistry) -> None:
         compute_saliency("test.blob-onnx", volume, "integrated_gradients", registry=registry)
     assert str(err.value) == (
         "plugin test.blob-onnx has no TorchScript twin; saliency needs a differentiable graph"
+        " (Occlusion runs without one)"
     )
     result = compute_saliency("test.blob-onnx", volume, "occlusion", slices=[1], registry=registry)
     y, x = _peak(result.heatmap.array[1])
@@ -89,8 +90,12 @@ def test_evidence_map_needs_a_classifier_that_declares_it(registry: PluginRegist
     builtin = PluginRegistry.discover(user=False, entry_points=False, adapters=False)
     with pytest.raises(InferenceError, match="declares no saliency_evidence"):
         compute_saliency("medlens.lesion-seg", volume, "evidence", registry=builtin)
-    assert method_availability(builtin.manifest("medlens.lesion-seg"))["evidence"] is not None
+    assert method_availability(builtin.manifest("medlens.lesion-seg"))["evidence"] == (
+        "The plugin declares no saliency_evidence method; the model's evidence map needs one"
+    )
     assert method_availability(registry.manifest("test.blob-cls"))["evidence"] is None
+    onnx_only = method_availability(registry.manifest("test.blob-onnx"))
+    assert onnx_only["occlusion"] is None and "no TorchScript twin" in str(onnx_only["gradcam"])
     with pytest.raises(InferenceError, match="no TorchScript twin"):
         compute_saliency("test.blob-onnx", volume, "evidence", registry=registry)
 

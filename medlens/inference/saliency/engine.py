@@ -22,17 +22,16 @@ from medlens.inference.manifest import Manifest
 from medlens.inference.preprocess import ModelGrid, normalize_intensity, resample_to_model, resample_to_source
 from medlens.inference.runner import RunOptions, _resize, model_channels, predict_dense
 from medlens.inference.saliency import sanity as sanity_mod
+from medlens.inference.saliency.availability import unavailable_reason
 from medlens.inference.saliency.methods import (
     METHOD_NAMES,
-    METHODS,
-    TWIN_METHODS,
     Target,
     attribute,
     make_reduce,
     numpy_forward,
 )
 from medlens.inference.saliency.sanity import SanityReport
-from medlens.inference.saliency.twin import load_twin, no_twin_error, twin_spec
+from medlens.inference.saliency.twin import load_twin, twin_spec
 from medlens.viewer.model import Heatmap, Volume
 
 
@@ -198,22 +197,9 @@ def compute_saliency(
     """
     registry = registry or default_registry()
     m = registry.manifest(plugin_id)
-    if method not in METHODS:
-        raise InferenceError(f"unknown saliency method {method!r}; MedLens knows {', '.join(METHODS)}")
-    if m.task not in ("classification", "segmentation"):
-        raise InferenceError(
-            f"plugin {m.id} is a {m.task} plugin; saliency explains classification or segmentation"
-        )
-    if m.pipeline:
-        raise InferenceError(f"plugin {m.id} runs its own pipeline; saliency is not available for it")
-    if method == "gradcam" and not m.saliency_target_layer:
-        raise InferenceError(f"plugin {m.id} declares no saliency_target_layer; GradCAM needs one")
-    if method == "evidence" and (m.task != "classification" or not m.saliency_evidence):
-        raise InferenceError(
-            f"plugin {m.id} declares no saliency_evidence method; the model's evidence map needs one"
-        )
-    if method in TWIN_METHODS and twin_spec(m) is None:
-        raise no_twin_error(m)
+    reason = unavailable_reason(m, method)
+    if reason is not None:
+        raise InferenceError(f"plugin {m.id} {reason}")
     import torch
 
     module = load_twin(m) if twin_spec(m) is not None else None

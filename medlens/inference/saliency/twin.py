@@ -41,10 +41,11 @@ def has_twin(manifest: Manifest) -> bool:
     return twin_spec(manifest) is not None
 
 
+NO_TWIN = "has no TorchScript twin; saliency needs a differentiable graph"  # after "plugin <id>"
+
+
 def no_twin_error(manifest: Manifest) -> InferenceError:
-    return InferenceError(
-        f"plugin {manifest.id} has no TorchScript twin; saliency needs a differentiable graph"
-    )
+    return InferenceError(f"plugin {manifest.id} {NO_TWIN}")
 
 
 def _jit_load(source: Any) -> Any:
