@@ -8,12 +8,14 @@ MedLens engine on whole volumes of *its own training anatomy* with one synthetic
 alone and grown by hysteresis (``options.grow_threshold``: the kept region joined by the connected
 voxels above a lower probability).
 
-    .venv/bin/python plugins/lesion_seg/component_rule.py [--per-modality 6] [--threads 1]
+    .venv/bin/python plugins/lesion_seg/component_rule.py [--tags _ctx1 _ctx1s2] [--per-modality 6]
 
 Writes ``component_rule{tag}.json`` (per fold and rule: mean Dice, share of volumes where the chosen
 component is the lesion); the card quotes it and ``plugin.toml`` carries the winner. With
-``--tag _ctx1 --context 1`` the same study for the 2.5D folds: the leak-free comparison of 2D and 2.5D
-on whole volumes (the crop-level validation Dice of training does not count false positives elsewhere).
+``--tag _ctx1 --context 1`` the same study for one member per 2.5D fold: the leak-free comparison of 2D
+and 2.5D on whole volumes (the crop-level validation Dice of training does not count false positives
+elsewhere). ``--tags`` (the shipped recipe) studies each fold's mean of those members: it exports the
+mean (``members.fold_onnx``) when a member changed and reads the slice context from their records.
 """
 
 from __future__ import annotations
@@ -83,25 +85,32 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-modality", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tag", default="", help="fold weights suffix (_ctx1: the 2.5D variant; "
-                    "_mean_ctx1_ctx1s2: each fold's mean of seeds, members.fold_onnx)")
-    ap.add_argument("--context", type=int, default=None, help="slice_context of the tagged folds")
+    ap.add_argument("--tags", nargs="+", default=None,
+                    help="members per fold (e.g. _ctx1 _ctx1s2): study each fold's mean of them")
+    ap.add_argument("--tag", default="", help="one fold weights file per fold, seg_<case><tag>.onnx "
+                    "(_ctx1: one 2.5D member; '': the 2D folds)")
+    ap.add_argument("--context", type=int, default=None, help="slice_context of --tag's folds")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     folds = members.folds_dir()
-    out: dict = {"seed": SEED, "per_modality": args.per_modality, "tag": args.tag, "folds": {}}
+    tags = tuple(args.tags) if args.tags else None
+    tag = members.mean_tag(tags) if tags else args.tag
+    out: dict = {"seed": SEED, "per_modality": args.per_modality, "tag": tag, "folds": {}}
     for case in sources.CASES:
-        weights = folds / f"seg_{case}{args.tag}.onnx"
-        out["folds"][case] = study(case, args.per_modality, weights, args.context)
+        if tags:
+            weights, context = members.fold_onnx(case, tags), members.context_of(case, tags)
+        else:
+            weights, context = folds / f"seg_{case}{args.tag}.onnx", args.context
+        out["folds"][case] = study(case, args.per_modality, weights, context)
         print(case, out["folds"][case], flush=True)
     folds_out = out["folds"].values()
     mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in VARIANTS}
     out["mean_dice"] = mean
     out["chosen"] = max(VARIANTS, key=lambda r: mean[r])
     out["per_fold_choice"] = {c: max(VARIANTS, key=lambda r: f["dice"][r]) for c, f in out["folds"].items()}
-    (HERE / f"component_rule{args.tag}.json").write_text(json.dumps(out, indent=1))
+    (HERE / f"component_rule{tag}.json").write_text(json.dumps(out, indent=1))
     print(json.dumps({"mean_dice": mean, "chosen": out["chosen"], "per_fold": out["per_fold_choice"]}))
 
 
