@@ -7,11 +7,11 @@ the four cases are pooled: ROC AUC with a percentile bootstrap 95 % CI (slices r
 patient are not independent, so the CI is optimistic - the card says so), sensitivity / specificity at
 the fold's threshold (chosen on synthetic validation slices), ECE (10 bins) and a reliability plot.
 
-Pointing game: on every real lesion slice, Integrated Gradients (captum, 32 steps, black baseline) of
-the fold model's logit; the arg-max of |attribution| (Gaussian-smoothed, 2 px) is a hit when it lies
-inside the real mask. The same with the model's own evidence map (the calibrated, smoothed per-pixel
-logits whose maximum *is* the slice score - a CAM-like map at full resolution), and with the viewer's
-GradCAM (``medlens.inference.saliency``, the plugin's ``saliency_target_layer``, on the source grid).
+Pointing game: on every real lesion slice, the arg-max of a saliency map of the fold model is a hit
+when it lies inside the real mask. The maps are the viewer's (``medlens.inference.saliency``, on the
+source grid): Integrated Gradients (captum, 32 steps, signed, baseline the darkest normalised value),
+GradCAM (the plugin's ``saliency_target_layer``) and the model's own evidence map (the calibrated per-pixel
+logits whose maximum *is* the slice score).
 
     .venv/bin/python plugins/lesion_cls/evaluate.py
 """
@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import ndimage
 
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training import members, sources
@@ -59,55 +58,27 @@ def slice_scores(
     return np.asarray(result.slice_probabilities)[:, 0]
 
 
-def load_torch(path: Path) -> torch.jit.ScriptModule:
-    """The TorchScript twin (``forward`` = slice logit, ``evidence`` = per-pixel calibrated logits)."""
-    return torch.jit.load(str(path)).eval()
+POINTING = {"ig_hits": "integrated_gradients", "gradcam_hits": "gradcam", "cam_hits": "evidence"}
 
 
-def pointing_game(case: str, model: torch.jit.ScriptModule, context: int = 0) -> dict:
-    """Share of real lesion slices whose IG / evidence-map maximum lies inside the real mask."""
-    from captum.attr import IntegratedGradients
+def pointing_game(case: str, onnx: Path, twin: Path, context: int) -> dict:
+    """Real lesion slices of ``case`` whose saliency maximum lies inside the real mask, per method.
 
-    a = L.prepare(case)
-    scan = sources.load_case(case)
-    assert scan.label is not None
-    sx, sy, _ = scan.spacing
-    norm = a.normalize(a.image)
-    ig = IntegratedGradients(model)
-    hits_ig, hits_cam, n = 0, 0, 0
-    for z in np.flatnonzero(scan.label.any(axis=(1, 2))):
-        zs = L.context_slices(z, context, norm.shape[0])  # 2.5D: the neighbours too
-        x = torch.from_numpy(norm[zs][None].copy())
-        attr = ig.attribute(x, baselines=torch.zeros_like(x), n_steps=32, internal_batch_size=8)
-        # summed over the input slices, as the viewer's saliency maps are (2.5D: slice + neighbours)
-        amap = ndimage.gaussian_filter(np.abs(attr[0].detach().numpy().sum(axis=0)), 2.0)
-        with torch.no_grad():
-            ev = model.evidence(x)[0, 0].numpy()
-        yi, xi = np.unravel_index(int(np.argmax(amap)), amap.shape)
-        ye, xe = np.unravel_index(int(np.argmax(ev)), ev.shape)
-
-        def inside(yw: float, xw: float, z: int = z) -> bool:
-            r, c = round(yw * 1.0 / sy), round(xw * 1.0 / sx)
-            lab = scan.label[z]
-            return 0 <= r < lab.shape[0] and 0 <= c < lab.shape[1] and bool(lab[r, c])
-
-        hits_ig += inside(yi, xi)
-        hits_cam += inside(ye, xe)
-        n += 1
-    return {"n": n, "ig_hits": hits_ig, "cam_hits": hits_cam}
-
-
-def gradcam_pointing(case: str, onnx: Path, twin: Path, context: int) -> int:
-    """Lesion slices of ``case`` whose GradCAM maximum (the app's saliency engine, fold model) lies in
-    the real mask."""
+    The maps are the viewer's own (``compute_saliency`` with the fold model's manifest, on the source
+    grid), so the card's figure is what a user sees: signed Integrated Gradients (positive = evidence
+    for a lesion, baseline = the darkest normalised value), GradCAM, and the model's evidence map.
+    """
     from medlens.inference.saliency.engine import compute_saliency
 
-    reg, pid = registry_for(HERE, onnx, suffix=f"gradcam-{case}", slice_context=context, saliency=twin)
+    reg, pid = registry_for(HERE, onnx, suffix=f"saliency-{case}", slice_context=context, saliency=twin)
     vol, truth = case_volume(case)
     zs = [int(z) for z in np.flatnonzero(truth.any(axis=(1, 2)))]
-    result = compute_saliency(pid, vol, "gradcam", slices=zs, sanity=False, registry=reg)
-    heat = np.asarray(result.heatmap.array)
-    return sum(bool(truth[z].flat[int(np.argmax(heat[z]))]) for z in zs)
+    out = {"n": len(zs)}
+    for key, method in POINTING.items():
+        result = compute_saliency(pid, vol, method, slices=zs, sanity=False, registry=reg)
+        heat = np.asarray(result.heatmap.array)
+        out[key] = sum(bool(truth[z].flat[int(np.argmax(heat[z]))]) for z in zs)
+    return out
 
 
 def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
@@ -155,9 +126,8 @@ def main() -> None:
             "specificity": round(float((~pred[y == 0]).mean()), 4), "threshold": info["threshold"],
             "argmax_slice_is_lesion": bool(y[int(np.argmax(p))]),
         }
-        twin = folds / f"cls_{case}{tag}.pt"
-        pg[case] = pointing_game(case, load_torch(twin), context)
-        pg[case]["gradcam_hits"] = gradcam_pointing(case, folds / f"cls_{case}{tag}.onnx", twin, context)
+        stem = folds / f"cls_{case}{tag}"
+        pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context)
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)
         Y.append(y)
