@@ -448,7 +448,9 @@ class AiPanel(QWidget):
         manifest = self._manifest(result.plugin_id)
         threshold = manifest.options.threshold if manifest is not None else None
         name = self.class_combo.itemText(index) if index >= 0 else ""
-        self.score_plot.set_scores(self.slice_scores, threshold, f"{name} per slice")
+        per_slice = result.slice_probabilities
+        padded = result.padded_end_slices if per_slice is not None and len(per_slice) == n else 0
+        self.score_plot.set_scores(self.slice_scores, threshold, f"{name} per slice", padded)
         self.score_plot.set_current(self._current_slice())
 
     def _show_segmentation(self, result: Any, extras: dict[str, Any]) -> None:

@@ -30,16 +30,29 @@ class ScorePlot(QWidget):
         self.threshold: float | None = None
         self.current: int | None = None
         self.title = ""
+        self.padded = 0  # slices at each end a 2.5D model saw with padded neighbours (drawn dashed, grey)
         self.setMinimumHeight(110)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setToolTip("Score per slice — click to go to that slice")
 
     # -- data -------------------------------------------------------------------------------
-    def set_scores(self, scores: np.ndarray | None, threshold: float | None = None, title: str = "") -> None:
+    def set_scores(
+        self, scores: np.ndarray | None, threshold: float | None = None, title: str = "", padded: int = 0
+    ) -> None:
+        """Show ``scores``; the first and last ``padded`` slices are drawn dashed and grey because a
+        2.5D model judged them with padded neighbours and they do not count in the study score."""
         self.scores = None if scores is None else np.asarray(scores, dtype=float)
         self.threshold = threshold
         self.title = title
+        self.padded = padded
+        tip = "Score per slice — click to go to that slice"
+        if padded:
+            tip += (
+                f"\nGrey, dashed: the first and last {padded} slice(s), which the model saw with padded "
+                "neighbours; they are scored but not counted in the study score"
+            )
+        self.setToolTip(tip)
         self.update()
 
     def set_current(self, index: int | None) -> None:
@@ -106,15 +119,21 @@ class ScorePlot(QWidget):
                 y = self.y_of_score(self.threshold)
                 p.setPen(QPen(QColor(200, 160, 60), 1, Qt.PenStyle.DashLine))
                 p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-            path = QPainterPath()
-            for i, s in enumerate(self.scores):
-                pt = QPointF(self.x_of_slice(i), self.y_of_score(s))
-                if i == 0:
-                    path.moveTo(pt)
-                else:
-                    path.lineTo(pt)
-            p.setPen(QPen(QColor(90, 200, 255), 1.5))
-            p.drawPath(path)
+            c = self.padded if 0 < 2 * self.padded < n else 0
+            judged = (c, n - 1 - c)  # the stretch that counts, solid; the padded ends, dashed grey
+            for lo, hi, pen in (
+                (judged[0], judged[1], QPen(QColor(90, 200, 255), 1.5)),
+                (0, c, QPen(QColor(140, 140, 150), 1.5, Qt.PenStyle.DashLine)),
+                (n - 1 - c, n - 1, QPen(QColor(140, 140, 150), 1.5, Qt.PenStyle.DashLine)),
+            ):
+                if hi <= lo:
+                    continue
+                path = QPainterPath()
+                path.moveTo(QPointF(self.x_of_slice(lo), self.y_of_score(self.scores[lo])))
+                for i in range(lo + 1, hi + 1):
+                    path.lineTo(QPointF(self.x_of_slice(i), self.y_of_score(self.scores[i])))
+                p.setPen(pen)
+                p.drawPath(path)
             if self.current is not None and 0 <= self.current < n:
                 x = self.x_of_slice(self.current)
                 p.setPen(QPen(QColor(80, 220, 100), 1))

@@ -685,6 +685,7 @@ class SegmentationPanel(QWidget):
                 plugin_version=decision.plugin_version,
                 probabilities=decision.probabilities,
                 slice_probabilities=getattr(result, "slice_probabilities", None),
+                padded_end_slices=getattr(result, "padded_end_slices", 0),
                 agree=decision.agree,
                 final_class=decision.final_class,
             )

@@ -116,6 +116,7 @@ def run_infer(
             "slice_probabilities": (
                 result.slice_probabilities.tolist() if result.slice_probabilities is not None else None
             ),
+            "padded_end_slices": result.padded_end_slices,
             "warnings": result.warnings,
             "note": "not for clinical use",
         }

@@ -95,6 +95,8 @@ class InferenceResult:
     class_names: list[str] = field(default_factory=list)
     probabilities: dict[str, float] = field(default_factory=dict)  # classification, whole study
     slice_probabilities: np.ndarray | None = None  # classification by a 2D model: (z, classes)
+    # 2.5D classification: slices at each end seen with padded neighbours (left out of the study score)
+    padded_end_slices: int = 0
     elapsed_s: float = 0.0
     cached: bool = False
 
@@ -323,13 +325,19 @@ def ranking_scores(probability: np.ndarray, slice_context: int) -> np.ndarray:
     chest CT outranked the nodule). A region only on those slices is still reported when it is the
     only one; the label itself is not changed.
     """
-    c = slice_context
-    if c <= 0 or probability.shape[0] <= 2 * c:
+    c = padded_end_slices(probability.shape[0], slice_context)
+    if c == 0:
         return probability
     ranked = probability.copy()
     ranked[:c] = 0.0
     ranked[-c:] = 0.0
     return ranked
+
+
+def padded_end_slices(n_slices: int, slice_context: int) -> int:
+    """How many slices at each end of a series a 2.5D model sees with padded neighbours and does
+    not get to judge the series by (0 for 2D models and for series too short to have an interior)."""
+    return slice_context if 0 < 2 * slice_context < n_slices else 0
 
 
 def segmentation_labels(
@@ -383,8 +391,10 @@ def organ_on_model_grid(
     """
     modality = organ_modality(m, volume, array)
     if m.options.organ and len(m.input.modality) > 1 and modality != (volume.meta.modality or "").upper():
-        warnings.append(f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
-                        f"{modality} (judged from the intensities)")
+        warnings.append(
+            f"the {m.options.organ.get(modality, 'organ')} mask was chosen for "
+            f"{modality} (judged from the intensities)"
+        )
     name = m.options.organ.get(modality)
     if not name:
         return None
@@ -397,13 +407,17 @@ def organ_on_model_grid(
             mask = deepbet.brain_mask(array, grid.model, cancel, progress)
             if mask is not None:
                 return mask
-            warnings.append("deepbet is not installed: findings are bounded by a crude threshold brain mask "
-                            "that may keep the scalp (pip install 'medlens[brain]')")
+            warnings.append(
+                "deepbet is not installed: findings are bounded by a crude threshold brain mask "
+                "that may keep the scalp (pip install 'medlens[brain]')"
+            )
         except InferenceCancelled:
             raise
         except InferenceError as exc:
-            warnings.append(f"deepbet brain extraction failed ({exc}); findings are bounded by a crude "
-                            "threshold brain mask")
+            warnings.append(
+                f"deepbet brain extraction failed ({exc}); findings are bounded by a crude "
+                "threshold brain mask"
+            )
     return organ_mask(np.asarray(array, np.float32), grid.model.spacing, name)
 
 
@@ -531,6 +545,10 @@ def _classify(
                 progress(min(first + batch, nz), nz)
         per_slice = np.concatenate(slices)
         result.slice_probabilities = per_slice
-        probs = per_slice.max(axis=0) if m.output.study_aggregation == "max" else per_slice.mean(axis=0)
+        # the study score leaves out a 2.5D model's padded end slices, as the segmenter's region choice
+        # does (runner.ranking_scores); a synthetic-volume study backs it (lesion_cls/end_slices.py)
+        c = result.padded_end_slices = padded_end_slices(nz, m.input.slice_context)
+        judged = per_slice[c : nz - c]
+        probs = judged.max(axis=0) if m.output.study_aggregation == "max" else judged.mean(axis=0)
     result.probabilities = {name: float(p) for name, p in zip(m.output.class_names, probs, strict=True)}
     return result

@@ -67,6 +67,7 @@ def write_sr(result: Any, manifest: Any, volume: Volume, out_path: str | Path) -
             plugin_version=manifest.version,
             probabilities=dict(result.probabilities),
             slice_probabilities=result.slice_probabilities,
+            padded_end_slices=result.padded_end_slices,
         )
     except (ValueError, OSError, LoadError) as exc:
         raise InferenceError(f"cannot write the DICOM SR {out_path}: {exc}") from exc

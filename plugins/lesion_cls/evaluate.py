@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from medlens.inference.runner import padded_end_slices
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training import members, sources
 from medlens.training.cards import write_metrics_block
@@ -117,6 +118,9 @@ def main() -> None:
         scan = sources.load_case(case)
         assert scan.label is not None
         zs = organ_slices(case)
+        c = padded_end_slices(len(scores), context)
+        judged = np.zeros(len(scores), bool)
+        judged[c : len(scores) - c] = True
         y = scan.label.any(axis=(1, 2))[zs].astype(int)
         p = scores[zs]
         pred = p >= info["threshold"]
@@ -125,6 +129,9 @@ def main() -> None:
             "sensitivity": round(float(pred[y == 1].mean()), 4),
             "specificity": round(float((~pred[y == 0]).mean()), 4), "threshold": info["threshold"],
             "argmax_slice_is_lesion": bool(y[int(np.argmax(p))]),
+            # the slice the study score comes from: a 2.5D model's padded end slices left out, as the
+            # engine does (runner.padded_end_slices)
+            "study_slice_is_lesion": bool(y[int(np.argmax(np.where(judged[zs], p, -1.0)))]),
         }
         stem = folds / f"cls_{case}{tag}"
         pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context)
@@ -171,12 +178,14 @@ def write_card_tables(m: dict) -> None:
     if not card.exists():
         return
     rows = ["| case | slices (lesion) | AUC | sensitivity | specificity | top-scored slice is a lesion slice "
+            "(all / end slices left out) "
             "| pointing IG | pointing GradCAM | pointing evidence map |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c, r in m["per_case"].items():
         g = m["pointing"][c]
         rows.append(f"| {c} | {r['n_slices']} ({r['n_lesion']}) | {r['auc']:.3f} | {r['sensitivity']:.2f} | "
-                    f"{r['specificity']:.2f} | {'yes' if r['argmax_slice_is_lesion'] else 'no'} | "
+                    f"{r['specificity']:.2f} | {'yes' if r['argmax_slice_is_lesion'] else 'no'} / "
+                    f"{'yes' if r['study_slice_is_lesion'] else 'no'} | "
                     f"{g['ig_hits']}/{g['n']} | {g['gradcam_hits']}/{g['n']} | {g['cam_hits']}/{g['n']} |")
     q = m["pooled"]
     rows.append(f"| **pooled** | {q['n_slices']} ({q['n_lesion']}) | **{q['auc']:.3f}** "

@@ -222,3 +222,29 @@ def test_every_candidate_region_on_request(qtbot, window, panel, ct_volume):
     assert counts == [1, 2]
     panel.plugin_list.setCurrentItem(panel.item_for("t.seg"))  # reports every region anyway: no choice
     assert not panel.all_regions.isEnabled() and not panel.all_regions.isChecked()
+
+
+def test_score_plot_draws_padded_end_slices_grey(qtbot):
+    """A 2.5D classifier's padded end slices are drawn grey and dashed, the judged stretch blue."""
+    from medlens.app.score_plot import ScorePlot
+
+    plot = ScorePlot()
+    qtbot.addWidget(plot)
+    plot.resize(300, 140)
+    plot.set_scores(np.full(6, 0.5), None, "yes per slice", padded=1)
+    assert "padded" in plot.toolTip()
+    image = plot.grab().toImage()
+    y = round(plot.y_of_score(0.5))
+
+    def colour_between(a: int, b: int) -> tuple[int, int, int]:
+        x0, x1 = plot.x_of_slice(a), plot.x_of_slice(b)
+        xs = range(round(x0 + 0.25 * (x1 - x0)), round(x0 + 0.75 * (x1 - x0)))  # dashes have gaps
+        found = [image.pixelColor(x, y + dy) for x in xs for dy in (-1, 0, 1)]  # antialiased 1.5 px line
+        c = max(found, key=lambda c: c.red() + c.green() + c.blue())  # its brightest pixel
+        return c.red(), c.green(), c.blue()
+
+    r, g, b = colour_between(2, 3)
+    assert b > 180 and b - r > 80 and g > r  # judged: blue
+    for a, z in ((0, 1), (4, 5)):
+        r, g, b = colour_between(a, z)
+        assert max(r, g, b) - min(r, g, b) < 40 and r > 100  # padded ends: grey

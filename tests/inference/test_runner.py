@@ -98,8 +98,10 @@ def test_manifest_component_rule_keeps_the_most_probable_region(
     array[2:12, 2:14, 2:14] = 0.6
     array[14:18, 16:20, 18:22] = 1.0
     vol = Volume(array, vol.geometry, vol.meta)
-    for rule, region in (("size", (slice(2, 12), slice(2, 14), slice(2, 14))),
-                         ("mean", (slice(14, 18), slice(16, 20), slice(18, 22)))):
+    for rule, region in (
+        ("size", (slice(2, 12), slice(2, 14), slice(2, 14))),
+        ("mean", (slice(14, 18), slice(16, 20), slice(18, 22))),
+    ):
         folder = make_plugin(f"rule-{rule}", TinyThreshold3d(), input_extra=PATCHED)
         with (folder / "plugin.toml").open("a") as f:
             f.write(f'\n[options]\nkeep_largest_component = true\ncomponent_rule = "{rule}"\n')
@@ -244,6 +246,39 @@ def test_detector_reports_the_most_suspicious_slice_for_the_study(
     assert per_slice.mean() < 0.2  # the mean would have called this study normal
 
 
+def test_2p5d_classifier_study_score_leaves_out_padded_end_slices(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A 2.5D slice classifier's first and last slices (neighbours padded) are scored and shown, but the
+    study score is the maximum over the slices it saw with real neighbours."""
+
+    class Centre(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            centre = x[:, 1].mean(dim=(1, 2))[:, None]
+            return torch.cat([torch.zeros_like(centre), 10 * (centre - 0.5)], dim=1)
+
+    detector = {**SLICE_DETECTOR, "input_extra": "spatial_shape = [6, 6]\nslice_context = 1"}
+    folder = make_plugin("det25", Centre(), example=torch.rand(1, 3, 6, 6), **detector)
+    toml = folder / "plugin.toml"
+    toml.write_text(
+        toml.read_text().replace("num_channels = 1\nspatial_shape", "num_channels = 3\nspatial_shape")
+    )
+    array = np.zeros((10, 10, 10), np.float32)
+    array[0], array[6] = 1.0, 0.6  # a bright first slice and a fainter interior one
+    volume = Volume(array, meta=VolumeMeta(modality="CT"))
+    result = run_plugin("det25", volume, registry=registry_for(tmp_path / "plugins"))
+    assert result.slice_probabilities is not None and result.padded_end_slices == 1
+    per_slice = result.slice_probabilities[:, 1]
+    assert int(np.argmax(per_slice)) == 0 and per_slice[0] > 0.99  # still scored and shown
+    assert result.probabilities["bright"] == pytest.approx(per_slice[6]) and per_slice[6] < 0.9
+    short = run_plugin(
+        "det25",
+        Volume(array[:2].copy(), meta=VolumeMeta(modality="CT")),
+        registry=registry_for(tmp_path / "plugins"),
+    )
+    assert short.padded_end_slices == 0 and short.probabilities["bright"] > 0.99  # no interior: all count
+
+
 def test_2d_segmentation_runs_slice_by_slice(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
     class Thresh2d(torch.nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -373,14 +408,22 @@ def test_slice_context_feeds_neighbouring_slices(make_plugin: Callable[..., Path
             return x[:, 0:1] - x[:, 2:3]
 
     folder = make_plugin(
-        "ctx", Difference(), task="denoising", dims=2, example=torch.rand(1, 3, 8, 8),
-        input_extra="slice_context = 1", output='type = "image"\nnum_channels = 1',
+        "ctx",
+        Difference(),
+        task="denoising",
+        dims=2,
+        example=torch.rand(1, 3, 8, 8),
+        input_extra="slice_context = 1",
+        output='type = "image"\nnum_channels = 1',
     )
     toml = folder / "plugin.toml"
     text = toml.read_text().replace("num_channels = 1\nslice_context", "num_channels = 3\nslice_context")
     toml.write_text(text)
-    vol = Volume(np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 8, 8), np.float32),
-                 ball_volume().geometry, VolumeMeta(modality="CT"))
+    vol = Volume(
+        np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 8, 8), np.float32),
+        ball_volume().geometry,
+        VolumeMeta(modality="CT"),
+    )
     out = run_plugin("ctx", vol, registry=registry_for(tmp_path / "plugins")).volume
     assert out is not None
     np.testing.assert_allclose(out.array[:, 4, 4], [-1, -2, -2, -2, -1], atol=1e-5)

@@ -136,3 +136,20 @@ def test_classifier_evidence_map_lights_the_sample_nodule(real_cases: None) -> N
     heat = np.asarray(result.heatmap.array)
     assert all(truth[z].flat[int(np.argmax(heat[z]))] for z in zs)
     assert result.sanity is not None and result.sanity.passed, result.sanity
+
+
+@pytest.mark.slow
+def test_classifier_study_score_comes_from_the_sample_nodule(real_cases: None) -> None:
+    """The demo story on the sample chest CT: the shipped 2.5D classifier's study score is its score on
+    a nodule slice. Its first slice (lung base, neighbours padded) scores higher but is left out of the
+    study score, as lesion_cls/end_slices.py decided on synthetic volumes."""
+    from medlens.inference import run_plugin
+    from medlens.training.cases import case_volume
+
+    volume, truth = case_volume("lung1")
+    result = run_plugin("medlens.lesion-cls", volume)
+    assert result.slice_probabilities is not None and result.padded_end_slices == 1
+    scores = result.slice_probabilities[:, 0]
+    judged = int(np.argmax(scores[1:-1])) + 1
+    assert truth[judged].any()
+    assert result.probabilities["lesion"] == pytest.approx(scores[judged])

@@ -46,6 +46,23 @@ def test_sr_round_trip_with_verdict_and_peak_slice(tmp_path: Path) -> None:
     assert got.referenced_series_uid == vol.meta.series_uid
 
 
+def test_sr_peak_slice_skips_a_2p5d_models_padded_end_slices(tmp_path: Path) -> None:
+    """The SR's most suspicious slice is the one the study score came from, not a padded end slice."""
+    vol = small_series(tmp_path / "ct", seed="sr-test-3")
+    per_slice = [0.95, 0.2, 0.15, 0.6, 0.3, 0.2, 0.1]  # the first slice is highest, slice 3 next
+    kwargs = {"plugin": "p", "plugin_version": "1", "probabilities": {"lesion": 0.6}}
+    out = write_classification_sr(
+        vol, tmp_path / "ai.dcm", slice_probabilities=per_slice, padded_end_slices=1, **kwargs
+    )
+    got = read_classification_sr(out)
+    assert got.peak_probability == pytest.approx(0.6)
+    assert got.peak_slice_sop_uid == pydicom.dcmread(vol.meta.source_files[3]).SOPInstanceUID
+    plain = read_classification_sr(
+        write_classification_sr(vol, tmp_path / "ai2.dcm", slice_probabilities=per_slice, **kwargs)
+    )
+    assert plain.peak_slice_sop_uid == pydicom.dcmread(vol.meta.source_files[0]).SOPInstanceUID
+
+
 def test_sr_without_verdict_is_the_ai_result_only(tmp_path: Path) -> None:
     vol = small_series(tmp_path / "ct", seed="sr-test-2")
     out = write_classification_sr(

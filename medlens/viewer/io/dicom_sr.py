@@ -65,6 +65,7 @@ def write_classification_sr(
     plugin_version: str,
     probabilities: Mapping[str, float],
     slice_probabilities: Any = None,
+    padded_end_slices: int = 0,
     agree: bool | None = None,
     final_class: str | None = None,
     reader: str = "",
@@ -73,7 +74,8 @@ def write_classification_sr(
 
     ``slice_probabilities``: per-slice scores of slice-wise models, ``(z, classes)`` as the engine
     gives them (or the predicted class's column); the slice where the predicted class peaks becomes
-    the AI group's source image. Raises :class:`LoadError` when the
+    the AI group's source image; ``padded_end_slices`` at each end (a 2.5D model's, left out of its
+    study score) cannot be that slice. Raises :class:`LoadError` when the
     volume was not read from DICOM (an SR must reference its images).
     """
     import highdicom as hd
@@ -96,7 +98,8 @@ def write_classification_sr(
         scores = np.asarray(slice_probabilities, float)
         if scores.ndim == 2:  # (z, classes), classes in the order of ``probabilities``
             scores = scores[:, list(probabilities).index(predicted)]
-        peak = int(np.argmax(scores))
+        c = padded_end_slices if 0 < 2 * padded_end_slices < len(scores) else 0
+        peak = c + int(np.argmax(scores[c : len(scores) - c]))
         if peak in slices:
             ds = datasets[slices.index(peak)]
             source_images = [
