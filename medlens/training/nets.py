@@ -109,17 +109,22 @@ class SliceClassifier(nn.Module):
         return torch.amax(self.evidence(x), dim=(2, 3))  # (N, 1) logit
 
 
+def _plain_body(cin: int, width: int, depth: int, cout: int) -> nn.Sequential:
+    """DnCNN's stack: conv + ReLU, ``depth - 2`` x (conv, batch norm, ReLU), conv to ``cout``."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, width, 3, padding=1), nn.ReLU(inplace=True)]
+    for _ in range(depth - 2):
+        layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
+                   nn.ReLU(inplace=True)]
+    layers.append(nn.Conv2d(width, cout, 3, padding=1))
+    return nn.Sequential(*layers)
+
+
 class DnCNN(nn.Module):
     """Residual denoiser (Zhang et al. 2017, shallower): predicts the noise and subtracts it."""
 
     def __init__(self, depth: int = 8, width: int = 32) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(width, 1, 3, padding=1))
-        self.body = nn.Sequential(*layers)
+        self.body = _plain_body(1, width, depth, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x - self.body(x)
@@ -143,12 +148,7 @@ class FFDNetBlind(nn.Module):
             nn.Conv2d(16, 16, 3, padding=1), nn.ReLU(inplace=True),
         )
         self.context = nn.Linear(16, context)
-        layers: list[nn.Module] = [nn.Conv2d(4 + context, width, 3, padding=1), nn.ReLU(inplace=True)]
-        for _ in range(depth - 2):
-            layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                       nn.ReLU(inplace=True)]
-        layers.append(nn.Conv2d(width, 4, 3, padding=1))
-        self.body = nn.Sequential(*layers)
+        self.body = _plain_body(4 + context, width, depth, 4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2], x.shape[-1]
