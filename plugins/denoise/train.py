@@ -15,6 +15,9 @@ Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engi
 
 The shipped weights are three phases (MODEL_CARD.md, "Reproduce"): 1 200 steps with the earlier noise
 floor (``--ct-sd 10 80 --mr-sigma 0.01 0.08``), then twice 2 400 steps from 0 (``--init``, ``--by-slices``).
+``--holdout`` keeps every sixth slice of lung1 / brain1 out of training and reports PSNR on them: the
+validation set for choosing between versions without looking at the test volumes
+(``--validate-only WEIGHTS`` scores existing weights on it).
 """
 
 from __future__ import annotations
@@ -119,7 +122,8 @@ class PatchSampler:
 
 
 def build(arch: str) -> torch.nn.Module:
-    """The network of each version: ``dncnn`` (0.1-0.2) or ``ffdnet`` (0.3, see ``FFDNetBlind``)."""
+    """``dncnn``: the shipped network (0.1-0.2); ``ffdnet``: the half-resolution variant with a
+    whole-slice noise branch (``FFDNetBlind``), tried and not shipped (MODEL_CARD.md)."""
     return DnCNN(depth=8, width=32) if arch == "dncnn" else FFDNetBlind(depth=12, width=48)
 
 
@@ -167,7 +171,8 @@ def main() -> None:
     ap.add_argument("--max-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--by-slices", action="store_true")
-    ap.add_argument("--arch", choices=("dncnn", "ffdnet"), default="ffdnet")
+    ap.add_argument("--arch", choices=("dncnn", "ffdnet"), default="dncnn",
+                    help="dncnn: the shipped network; ffdnet: the FFDNet-like variant tried for 0.3 (card)")
     ap.add_argument("--holdout", action="store_true",
                     help="keep lung1/brain1 slices z %% 6 == 3 out of training and report PSNR on them")
     ap.add_argument("--validate-only", type=Path, default=None, metavar="STATE_DICT",
