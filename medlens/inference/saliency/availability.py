@@ -21,7 +21,7 @@ def unavailable_reason(manifest: Manifest, method: str) -> str | None:
     saliency_target_layer; GradCAM needs one".
     """
     if method not in METHODS:
-        return f"asks for an unknown saliency method {method!r}; MedLens knows {', '.join(METHODS)}"
+        return f"cannot be explained with {method!r}: MedLens knows {', '.join(METHODS)}"
     if manifest.task not in EXPLAINED_TASKS:
         return f"is a {manifest.task} plugin; saliency explains classification or segmentation"
     if manifest.pipeline:
