@@ -42,14 +42,17 @@ class ScorePlot(QWidget):
     ) -> None:
         """Show ``scores``; the first and last ``padded`` slices are drawn dashed and grey because a
         2.5D model judged them with padded neighbours and they do not count in the study score."""
+        from medlens.inference.runner import padded_end_slices  # lazily: the app starts without the engine
+
         self.scores = None if scores is None else np.asarray(scores, dtype=float)
         self.threshold = threshold
         self.title = title
-        self.padded = padded
+        # the engine's rule: none when no interior would be left
+        self.padded = 0 if self.scores is None else padded_end_slices(len(self.scores), padded)
         tip = "Score per slice — click to go to that slice"
-        if padded:
+        if self.padded:
             tip += (
-                f"\nGrey, dashed: the first and last {padded} slice(s), which the model saw with padded "
+                f"\nGrey, dashed: the first and last {self.padded} slice(s), which the model saw with padded "
                 "neighbours; they are scored but not counted in the study score"
             )
         self.setToolTip(tip)
@@ -119,7 +122,7 @@ class ScorePlot(QWidget):
                 y = self.y_of_score(self.threshold)
                 p.setPen(QPen(QColor(200, 160, 60), 1, Qt.PenStyle.DashLine))
                 p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
-            c = self.padded if 0 < 2 * self.padded < n else 0
+            c = self.padded
             judged = (c, n - 1 - c)  # the stretch that counts, solid; the padded ends, dashed grey
             for lo, hi, pen in (
                 (judged[0], judged[1], QPen(QColor(90, 200, 255), 1.5)),

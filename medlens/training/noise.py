@@ -59,3 +59,23 @@ def mr_reference(image: np.ndarray) -> float:
     p99 = float(np.percentile(image, 99))
     fg = image[image > 0.1 * p99]
     return float(np.median(fg)) if fg.size else p99
+
+
+def add_noise(
+    clean: np.ndarray, modality: str, level: float, ref: float, seed: int
+) -> tuple[np.ndarray, float]:
+    """Noisy copy of the 2D slice ``clean`` and the noise sigma in image units.
+
+    ``level`` is the CT noise SD in HU, or the Rician sigma as a fraction of ``ref`` (the MR volume's
+    :func:`mr_reference`). Seeded, so the denoiser's validation and its evaluation are repeatable.
+    """
+    rng = np.random.default_rng(seed)
+    if modality == "CT":
+        return clean + ct_noise(clean[None], level, rng)[0], level
+    sigma = level * ref
+    return rician(clean, sigma, rng), sigma
+
+
+def data_range(modality: str, volume: np.ndarray) -> tuple[float, float]:
+    """The intensity window PSNR / SSIM are computed on: HU -1000..1000, MR 0..p99.5 of ``volume``."""
+    return (-1000.0, 1000.0) if modality == "CT" else (0.0, float(np.percentile(volume, 99.5)))

@@ -33,21 +33,6 @@ NLM_H = (0.6, 0.8, 1.0, 1.2)
 FAST_SUBSET = {"case": "lung2", "slices": [20, 36], "level": 40.0}
 
 
-def add_noise(
-    clean: np.ndarray, modality: str, level: float, ref: float, seed: int
-) -> tuple[np.ndarray, float]:
-    """Noisy copy of 2D ``clean`` and the noise sigma in image units (what the oracle filters get)."""
-    rng = np.random.default_rng(seed)
-    if modality == "CT":
-        return clean + noise.ct_noise(clean[None], level, rng)[0], level
-    sigma = level * ref
-    return noise.rician(clean, sigma, rng), sigma
-
-
-def data_range(modality: str, volume: np.ndarray) -> tuple[float, float]:
-    return (-1000.0, 1000.0) if modality == "CT" else (0.0, float(np.percentile(volume, 99.5)))
-
-
 def score(est: np.ndarray, ref: np.ndarray, rng_lohi: tuple[float, float]) -> tuple[float, float]:
     lo, hi = rng_lohi
     a, b = np.clip(est, lo, hi), np.clip(ref, lo, hi)
@@ -71,10 +56,10 @@ def nlm(img: np.ndarray, sigma: float, k: float) -> np.ndarray:
 def tune_classical(scan: sources.Scan, slices: list[int], levels: tuple[float, ...]) -> dict:
     """Best Gaussian sigma and NLM h-factor per level (by mean PSNR) on training-volume slices."""
     ref = noise.mr_reference(scan.image)
-    lohi = data_range(scan.modality, scan.image)
+    lohi = noise.data_range(scan.modality, scan.image)
     out = {}
     for level in levels:
-        pairs = [(scan.image[z], add_noise(scan.image[z], scan.modality, level, ref, 1000 + z))
+        pairs = [(scan.image[z], noise.add_noise(scan.image[z], scan.modality, level, ref, 1000 + z))
                  for z in slices]
         g = {s: np.mean([score(ndimage.gaussian_filter(n, s), c, lohi)[0] for c, (n, _) in pairs])
              for s in GAUSS_SIGMAS}
@@ -97,11 +82,11 @@ def run_model(stack: np.ndarray, spacing: tuple[float, float, float], modality: 
 def evaluate(case: str, slices: list[int], levels: tuple[float, ...], tuned: dict | None) -> dict:
     scan = sources.load_case(case)
     ref = noise.mr_reference(scan.image)
-    lohi = data_range(scan.modality, scan.image)
+    lohi = noise.data_range(scan.modality, scan.image)
     res: dict = {}
     for level in levels:
         clean = scan.image[slices]
-        noisy_sig = [add_noise(scan.image[z], scan.modality, level, ref, 5000 + z) for z in slices]
+        noisy_sig = [noise.add_noise(scan.image[z], scan.modality, level, ref, 5000 + z) for z in slices]
         noisy = np.stack([n for n, _ in noisy_sig])
         den = run_model(noisy, scan.spacing, scan.modality)
         rows: dict[str, list[tuple[float, float]]] = {"noisy": [], "gaussian": [], "nlm": [], "model": []}
@@ -126,7 +111,7 @@ def figure(path: Path) -> None:
     scan = sources.load_case("lung2")
     z, level = 20, 40.0
     clean = scan.image[z]
-    noisy, _ = add_noise(clean, "CT", level, 0.0, 5000 + z)
+    noisy, _ = noise.add_noise(clean, "CT", level, 0.0, 5000 + z)
     den = run_model(noisy[None], scan.spacing, "CT")[0]
     sl = (slice(120, 440), slice(60, 460))
     panels = [("clean (real lung2)", clean), (f"+ simulated noise SD {level:.0f} HU", noisy),

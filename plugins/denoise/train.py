@@ -141,17 +141,13 @@ def validate(model: torch.nn.Module, scans: list[sources.Scan]) -> dict[str, flo
             continue
         mean, sd = zscore_stats(s.image)
         ref = noise.mr_reference(s.image) if s.modality == "MR" else 0.0
-        lo, hi = (-1000.0, 1000.0) if s.modality == "CT" else (0.0, float(np.percentile(s.image, 99.5)))
+        lo, hi = noise.data_range(s.modality, s.image)
         zs = [z for z in range(s.image.shape[0]) if is_validation(s.name, z)]
         for level in VAL_LEVELS[s.modality]:
             vals = []
             for z in zs:
-                rng = np.random.default_rng(7000 + z)
                 clean = s.image[z]
-                if s.modality == "CT":
-                    noisy = clean + noise.ct_noise(clean[None], level, rng)[0]
-                else:
-                    noisy = noise.rician(clean, level * ref, rng)
+                noisy, _ = noise.add_noise(clean, s.modality, level, ref, 7000 + z)
                 with torch.no_grad():
                     x = torch.from_numpy(((noisy - mean) / sd).astype(np.float32))[None, None]
                     den = model(x)[0, 0].numpy() * sd + mean

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medlens.inference.runner import ranking_scores
+from medlens.inference.runner import padded_end_slices, ranking_scores
 from medlens.training import baseline, lesion_data, members, sources
 from medlens.training.engine import registry_for
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -61,8 +61,9 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
         top["interior"].append(
             bool(lesion[int(np.argmax(np.where(usable, ranking_scores(p, context), -1.0)))])
         )
+        c = padded_end_slices(len(p), context)
         ends = np.zeros(len(p), bool)
-        ends[:context] = ends[len(p) - context :] = True
+        ends[:c] = ends[len(p) - c :] = True
         end_neg += list(p[ends & usable & ~lesion])
         mid_neg += list(p[~ends & usable & ~lesion])
     thr = float(info["threshold"])
