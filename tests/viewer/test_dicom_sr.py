@@ -61,6 +61,9 @@ def test_sr_peak_slice_skips_a_2p5d_models_padded_end_slices(tmp_path: Path) -> 
         write_classification_sr(vol, tmp_path / "ai2.dcm", slice_probabilities=per_slice, **kwargs)
     )
     assert plain.peak_slice_sop_uid == pydicom.dcmread(vol.meta.source_files[0]).SOPInstanceUID
+    with pytest.raises(ValueError, match="leave none of 7"):  # the engine never gives such a count
+        write_classification_sr(vol, tmp_path / "ai3.dcm", slice_probabilities=per_slice, padded_end_slices=4,
+                                **kwargs)
 
 
 def test_sr_without_verdict_is_the_ai_result_only(tmp_path: Path) -> None:

@@ -75,8 +75,10 @@ def write_classification_sr(
     ``slice_probabilities``: per-slice scores of slice-wise models, ``(z, classes)`` as the engine
     gives them (or the predicted class's column); the slice where the predicted class peaks becomes
     the AI group's source image; ``padded_end_slices`` at each end (a 2.5D model's, left out of its
-    study score) cannot be that slice. Raises :class:`LoadError` when the
-    volume was not read from DICOM (an SR must reference its images).
+    study score: ``InferenceResult.padded_end_slices``, which the engine already sets to 0 for a
+    series too short to have an interior) cannot be that slice. Raises :class:`LoadError` when the
+    volume was not read from DICOM (an SR must reference its images), ValueError when the padded
+    slices would leave none.
     """
     import highdicom as hd
     import numpy as np
@@ -98,7 +100,9 @@ def write_classification_sr(
         scores = np.asarray(slice_probabilities, float)
         if scores.ndim == 2:  # (z, classes), classes in the order of ``probabilities``
             scores = scores[:, list(probabilities).index(predicted)]
-        c = padded_end_slices if 0 < 2 * padded_end_slices < len(scores) else 0
+        c = padded_end_slices
+        if c < 0 or 2 * c >= len(scores):
+            raise ValueError(f"{c} padded slice(s) at each end leave none of {len(scores)} to report")
         peak = c + int(np.argmax(scores[c : len(scores) - c]))
         if peak in slices:
             ds = datasets[slices.index(peak)]
