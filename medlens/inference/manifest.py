@@ -76,6 +76,9 @@ class InputSpec(_Strict):
     # 2.5D: a 2D model that sees ``slice_context`` neighbouring slices on each side as extra
     # channels (num_channels = 2 * slice_context + 1; edge slices repeat at the ends)
     slice_context: int = Field(default=0, ge=0, le=8)
+    # the engine appends the organ mask (options.organ for the series' modality: 1 inside, 0 outside;
+    # all ones when the plugin names none for it) as the last channel, so the model can bound its score
+    organ_channel: bool = False
     spacing: tuple[float, float, float] | None = None
     orientation: str | None = None
     spatial_shape: tuple[int, ...] | None = None
@@ -86,12 +89,22 @@ class InputSpec(_Strict):
 
     @model_validator(mode="after")
     def _context_channels(self) -> InputSpec:
-        if self.slice_context and (self.dims != 2 or self.num_channels != 2 * self.slice_context + 1):
+        image = 2 * self.slice_context + 1
+        organ = int(self.organ_channel)
+        if self.slice_context and (self.dims != 2 or self.num_channels != image + organ):
+            extra = " and the organ mask" if organ else ""
             raise ValueError(
                 f"slice_context = {self.slice_context} needs dims = 2 and "
-                f"num_channels = {2 * self.slice_context + 1} (the slice and its neighbours)"
+                f"num_channels = {image + organ} (the slice and its neighbours{extra})"
             )
+        if organ and self.num_channels < 2:
+            raise ValueError("organ_channel needs num_channels >= 2 (the image and the organ mask)")
         return self
+
+    @property
+    def image_channels(self) -> int:
+        """Channels made from the image (all but the organ mask)."""
+        return self.num_channels - int(self.organ_channel)
 
     @field_validator("modality", mode="before")
     @classmethod
@@ -322,6 +335,11 @@ def _cross_checks(m: Manifest) -> list[str]:
             )
     elif m.task == "denoising" and m.output.num_channels != 1:
         problems.append("output.num_channels: a denoising plugin returns 1 channel")
+    if m.input.organ_channel:
+        if m.task != "classification" or m.input.dims != 2:
+            problems.append("input.organ_channel: only 2D (slice-wise) classification plugins take it")
+        if not m.options.organ:
+            problems.append("input.organ_channel: needs options.organ (which organ, per modality)")
     if not m.weights_path.is_file():
         problems.append(f"weights.file: {m.weights.file} not found in the plugin folder")
     for name, spec in m.extra_weights.items():

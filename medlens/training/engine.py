@@ -12,9 +12,11 @@ import tempfile
 import tomllib
 from pathlib import Path
 
+import numpy as np
+
 from medlens.inference import PluginRegistry
 from medlens.inference.discovery import PluginEntry
-from medlens.inference.manifest import parse_manifest
+from medlens.inference.manifest import load_manifest, parse_manifest
 from medlens.training.export import sha256_of
 
 
@@ -51,9 +53,32 @@ def registry_for(
         data["extra_weights"]["saliency"] = {"file": "model.pt", "sha256": sha256_of(saliency)}
         shutil.copy(saliency, tmp / "model.pt")
     if slice_context is not None:
-        channels = 2 * slice_context + 1
+        channels = 2 * slice_context + 1 + int(bool(data["input"].get("organ_channel", False)))
         data["input"] = {**data["input"], "num_channels": channels, "slice_context": slice_context}
     card = data.get("model_card", "MODEL_CARD.md")
     shutil.copy(plugin_dir / card, tmp / card)
     manifest = parse_manifest(data, tmp, f"{plugin_dir.name} fold {suffix}")
     return PluginRegistry([PluginEntry(manifest.id, "fold", tmp, manifest)]), manifest.id
+
+
+def engine_organ(
+    plugin_dir: Path, image: np.ndarray, spacing: tuple[float, float, float], modality: str
+) -> np.ndarray:
+    """The organ mask the engine gives plugin ``plugin_dir`` for ``image`` (z, y, x; raw units, already
+    on the plugin's 1 mm LPS grid): the lung field, or deepbet's brain when it is installed.
+
+    Why: a classifier with ``input.organ_channel`` must be calibrated and studied on the same mask it
+    gets in the app, not on the training-side organ that places synthetic lesions.
+    """
+    from medlens.inference.preprocess import resample_to_model
+    from medlens.inference.runner import organ_on_model_grid
+    from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+    m = load_manifest(plugin_dir)
+    geometry = Geometry(spacing, (0.0, 0.0, 0.0))
+    vol = Volume(np.asarray(image, np.float32), geometry, VolumeMeta(modality=modality))
+    array, grid = resample_to_model(vol, m.input.spacing, m.input.orientation, keep_z_spacing=True)
+    if array.shape != image.shape:
+        raise ValueError(f"image {image.shape} is not on the plugin's grid ({array.shape})")
+    mask = organ_on_model_grid(m, vol, array, grid, [])
+    return np.ones(array.shape, bool) if mask is None else mask

@@ -143,6 +143,35 @@ def test_cross_field_rules(tmp_path: Path, change: Any, expected: str) -> None:
     assert expected in problems(data, tmp_path)
 
 
+def organ_classifier(folder: Path) -> dict[str, Any]:
+    """A 2.5D slice classifier that takes the organ mask as its last channel."""
+    data = valid(folder)
+    data["task"] = "classification"
+    data["input"].update(dims=2, num_channels=4, slice_context=1, organ_channel=True, spacing=None,
+                         spatial_shape=None)
+    data["output"] = {"num_channels": 1, "activation": "sigmoid", "class_names": ["lesion"]}
+    data["options"] = {"organ": {"ct": "lungs"}}
+    return data
+
+
+def test_organ_channel_counts_and_needs_an_organ(tmp_path: Path) -> None:
+    m = parse_manifest(organ_classifier(tmp_path), tmp_path)
+    assert m.input.organ_channel and m.input.image_channels == 3 and m.options.organ == {"CT": "lungs"}
+    data = organ_classifier(tmp_path)
+    data["input"]["num_channels"] = 3  # the slice, its neighbours ... and no room for the mask
+    assert "num_channels = 4 (the slice and its neighbours and the organ mask)" in problems(data, tmp_path)
+    data = organ_classifier(tmp_path)
+    data.pop("options")
+    assert "input.organ_channel: needs options.organ" in problems(data, tmp_path)
+    data = organ_classifier(tmp_path)
+    data["task"] = "segmentation"
+    data["output"] = valid(tmp_path)["output"]
+    assert "input.organ_channel: only 2D (slice-wise) classification plugins" in problems(data, tmp_path)
+    data = organ_classifier(tmp_path)
+    data["input"].update(slice_context=0, num_channels=1)
+    assert "organ_channel needs num_channels >= 2" in problems(data, tmp_path)
+
+
 def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "plugin.toml").write_text('id = "x"\nname = \n')
     with pytest.raises(ManifestError, match=r"plugin.toml: not valid TOML"):

@@ -25,7 +25,7 @@ from medlens.inference.discovery import PluginRegistry
 from medlens.inference.errors import InferenceCancelled, InferenceError, OutOfMemory
 from medlens.inference.jobs import Job
 from medlens.inference.runner import RunOptions, SafePredictor, run_plugin
-from medlens.viewer.model import Volume, VolumeMeta
+from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
 
 def registry_for(root: Path) -> PluginRegistry:
@@ -277,6 +277,63 @@ def test_2p5d_classifier_study_score_leaves_out_padded_end_slices(
         registry=registry_for(tmp_path / "plugins"),
     )
     assert short.padded_end_slices == 0 and short.probabilities["bright"] > 0.99  # no interior: all count
+
+
+def chest_with_two_bright_spots() -> Volume:
+    """A box-shaped chest (fat, -100 HU) with two lungs (-850 HU) 48 mm apart: a nodule (100 HU) in the
+    left lung on slice 6 and a brighter spot (400 HU, a rib) in the chest wall, outside the lung field
+    (a 20 mm closing of the lungs), on slice 3."""
+    hu = np.full((10, 64, 64), -1000.0, np.float32)
+    hu[:, 2:62, 1:63] = -100.0
+    hu[:, 16:50, 4:20] = hu[:, 16:50, 44:60] = -850.0
+    hu[6, 30:34, 10:14] = 100.0
+    hu[3, 5:9, 30:34] = 400.0
+    return Volume(hu, Geometry((2.0, 2.0, 5.0), (0.0, 0.0, 0.0)), VolumeMeta(modality="CT"))
+
+
+def test_organ_channel_bounds_the_slice_score(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
+    """A slice classifier with ``input.organ_channel`` gets the lung field as its last channel: its score,
+    the brightest pixel inside it, finds the nodule, where the whole-slice maximum finds the rib."""
+
+    class BoundedMax(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            image, organ = x[:, :1], x[:, 1:]
+            floor = torch.amin(image, dim=(2, 3), keepdim=True)
+            peak = torch.amax(torch.where(organ > 0.5, image, floor), dim=(2, 3))
+            return torch.cat([torch.zeros_like(peak), 40 * (peak - 0.7)], dim=1)
+
+    folder = make_plugin(
+        "lungcls",
+        BoundedMax(),
+        example=torch.rand(1, 2, 8, 8),
+        task="classification",
+        dims=2,
+        input_extra="organ_channel = true",
+        normalization='kind = "ct_window"\nwindow = [-1000, 400]',
+        output='num_channels = 2\nactivation = "softmax"\nclass_names = ["normal", "bright"]\n'
+        'study_aggregation = "max"\n\n[options]\norgan = { CT = "lungs" }',
+    )
+    toml = folder / "plugin.toml"
+    toml.write_text(
+        toml.read_text().replace("num_channels = 1\norgan_channel", "num_channels = 2\norgan_channel")
+    )
+    volume = chest_with_two_bright_spots()
+    reg = registry_for(tmp_path / "plugins")
+    steps: list[tuple[int, int]] = []
+    bounded = run_plugin("lungcls", volume, registry=reg, progress=lambda d, t: steps.append((d, t)))
+    assert bounded.slice_probabilities is not None
+    per_slice = bounded.slice_probabilities[:, 1]
+    assert int(np.argmax(per_slice)) == 6 and per_slice[6] > 0.9  # the nodule: (100 + 1000) / 1400 = 0.79
+    assert per_slice[3] < 0.5  # the rib (1.0) is outside the lung field; inside it at most fat (0.64)
+    assert bounded.probabilities["bright"] == pytest.approx(per_slice[6])
+    fractions = [done / total for done, total in steps]  # the organ first, then the slices
+    assert fractions[-1] == 1.0 and fractions == sorted(fractions)
+    # the same network with the mask all ones (no organ named for the modality) scores whole slices
+    toml.write_text(toml.read_text().replace('organ = { CT = "lungs" }', 'organ = { MR = "brain" }')
+                    .replace('modality = ["CT"]', 'modality = ["CT", "MR"]'))
+    reg = registry_for(tmp_path / "plugins")
+    whole = run_plugin("lungcls", volume, RunOptions(use_cache=False), registry=reg)
+    assert whole.slice_probabilities is not None and int(np.argmax(whole.slice_probabilities[:, 1])) == 3
 
 
 def test_2d_segmentation_runs_slice_by_slice(make_plugin: Callable[..., Path], tmp_path: Path) -> None:

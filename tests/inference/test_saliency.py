@@ -164,3 +164,55 @@ def test_segmentation_region_score(tmp_path: Path, method: str) -> None:
     y, x = _peak(result.heatmap.array[1])
     assert (y - cy) ** 2 + (x - cx) ** 2 <= 3**2 + 1
     assert result.sanity is not None and result.sanity.deletion_auc < result.sanity.random_deletion_auc
+
+
+def test_an_organ_channel_is_given_never_attributed_or_removed() -> None:
+    """The organ mask of a plugin with ``input.organ_channel`` is not image: Integrated Gradients keeps
+    it at its value along the path and the deletion check never removes it.
+
+    The model sums the image inside the mask (mask > 0.5). Walking the mask from 0 to 1 with the image,
+    as a scalar baseline would, lets the image count only on the second half of the path and halves the
+    attribution; held fixed, IG gives image x mask (completeness, up to the 32-step sum)."""
+    from medlens.inference.saliency.methods import Target, attribute, make_reduce
+    from medlens.inference.saliency.sanity import deletion_curve
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0.2, 1.0, (8, 8)).astype(np.float32)
+    mask = np.zeros((8, 8), np.float32)
+    mask[2:6, 1:5] = 1.0
+    x = torch.from_numpy(np.stack([image, mask])[None])
+
+    def inside(t: torch.Tensor) -> torch.Tensor:
+        return (t[:, :1] * (t[:, 1:] > 0.5)).sum(dim=(1, 2, 3))[:, None]
+
+    module = torch.nn.Module()
+    module.forward = inside  # type: ignore[method-assign]
+    reduce = make_reduce(Target("classification", 0, "sigmoid"))
+    fixed = attribute("integrated_gradients", x, inside, reduce, module=module, fixed_channels=1)
+    np.testing.assert_allclose(fixed, image * mask, rtol=0.04, atol=1e-6)  # 32-step trapezoid
+    walked = attribute("integrated_gradients", x, inside, reduce, module=module)
+    assert abs(walked.sum() - (image * mask).sum() / 2) < 0.1 * (image * mask).sum()
+
+    seen: list[np.ndarray] = []
+
+    def score(batch: np.ndarray) -> np.ndarray:
+        seen.extend(batch)
+        return inside(torch.from_numpy(batch))[:, 0].numpy()
+
+    curve = deletion_curve(x.numpy(), np.arange(64), score, baseline=0.0, steps=4, fixed_channels=1)
+    assert all(np.array_equal(v[1], mask) for v in seen) and not seen[-1][0].any()
+    assert curve[0] == pytest.approx((image * mask).sum(), rel=1e-5) and curve[-1] == 0.0
+
+
+def test_the_randomisation_check_compares_maps_inside_the_organ() -> None:
+    """Two unrelated maps that are both flat outside the organ (as an organ-bounded model's are) look
+    alike over the whole slice; inside the organ, where the model may look, they do not."""
+    from medlens.inference.saliency.engine import _similarities
+
+    rng = np.random.default_rng(1)
+    organ = np.zeros((64, 64), bool)
+    organ[20:44, 8:56] = True
+    trained, randomised = (np.where(organ, rng.random((64, 64)) + 1.0, 0.0) for _ in range(2))
+    whole, _ = _similarities(trained, randomised, None)
+    inside, ssim = _similarities(trained, randomised, organ)
+    assert whole > 0.5 and abs(inside) < 0.1 and ssim is not None and ssim < 0.2

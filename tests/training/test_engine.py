@@ -15,7 +15,7 @@ def test_a_fold_carries_its_own_weights_context_and_saliency_twin() -> None:
     reg, pid = registry_for(CLS, onnx, suffix="fold-x", slice_context=2, saliency=twin)
     m = reg.manifest(pid)
     assert pid == "medlens.lesion-cls.fold-x"
-    assert m.input.slice_context == 2 and m.input.num_channels == 5
+    assert m.input.slice_context == 2 and m.input.num_channels == 6  # 5 slices + the organ mask
     assert m.weights.sha256 == sha256_of(onnx)
     assert m.extra_weights["saliency"].sha256 == sha256_of(twin)
     folder = reg.get(pid).path

@@ -20,7 +20,14 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
 from medlens.inference.preprocess import ModelGrid, normalize_intensity, resample_to_model, resample_to_source
-from medlens.inference.runner import RunOptions, _resize, model_channels, predict_dense
+from medlens.inference.runner import (
+    RunOptions,
+    _resize,
+    model_channels,
+    organ_on_model_grid,
+    predict_dense,
+    with_organ_channel,
+)
 from medlens.inference.saliency import sanity as sanity_mod
 from medlens.inference.saliency.availability import unavailable_reason
 from medlens.inference.saliency.methods import (
@@ -218,6 +225,10 @@ def compute_saliency(
     )
     norm, _ = normalize_intensity(array, m.input.normalization)
     image = np.ascontiguousarray(model_channels(norm, m.input), np.float32)
+    warnings: list[str] = []
+    if m.input.organ_channel:  # the mask the score is bounded by: given, never attributed or removed
+        image = with_organ_channel(image, organ_on_model_grid(m, volume, array, grid, warnings, cancel))
+    fixed = int(m.input.organ_channel)
     baseline = float(norm.min())
     nz = volume.array.shape[0]
     source_zs = list(range(nz)) if slices is None else sorted({int(z) for z in slices})
@@ -225,7 +236,6 @@ def compute_saliency(
         raise InferenceError(f"slice index out of range 0..{nz - 1}")
     zs = sorted({_model_slice(grid, z) for z in source_zs})
     out_map = np.zeros(grid.model_shape, np.float32)
-    warnings: list[str] = []
 
     if m.task == "classification":
         names = list(m.output.class_names)
@@ -270,6 +280,7 @@ def compute_saliency(
             n_steps=n_steps,
             evidence=m.saliency_evidence,
             channel=s.target.channel,
+            fixed_channels=fixed,
         )
         maps.append(a)
         s.place(a)
@@ -313,6 +324,24 @@ def compute_saliency(
     )
 
 
+def _similarities(
+    amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
+) -> tuple[float, float | None]:
+    """Rank similarity and SSIM of the trained and the randomised model's maps; for a plugin with
+    ``input.organ_channel`` compared inside the organ only (SSIM on its bounding box).
+
+    Why: such a model says nothing outside the organ by construction, so both maps are flat there;
+    counted in, that shared flat area alone makes any two maps look alike (a rank similarity near 1)
+    and the check would fail every map of the model for the mask's shape, not for what it learned.
+    """
+    if organ is None or not organ.any() or organ.all():
+        ssim = sanity_mod.ssim_similarity(amap, rmap) if amap.ndim == 2 else None
+        return sanity_mod.rank_similarity(amap, rmap), ssim
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(organ))
+    ssim = sanity_mod.ssim_similarity(amap[box], rmap[box]) if amap.ndim == 2 else None
+    return sanity_mod.rank_similarity(amap[organ], rmap[organ]), ssim
+
+
 def _with_note(report: SanityReport, text: str) -> SanityReport:
     from dataclasses import replace
 
@@ -340,6 +369,7 @@ def _sanity(
 
     check_cancelled(cancel)
     x = torch.from_numpy(s.x)
+    fixed = int(m.input.organ_channel)  # the organ mask: held, never randomised away or deleted
     fraction = 0.5 if randomisation == "cascading" else 1.0
     if module is not None:
         rnd = sanity_mod.randomized_copy(module, seed=seed, cascade_fraction=fraction)
@@ -358,9 +388,9 @@ def _sanity(
         n_steps=n_steps,
         evidence=m.saliency_evidence,
         channel=s.target.channel,
+        fixed_channels=fixed,
     )
-    similarity = sanity_mod.rank_similarity(amap, rmap)
-    ssim = sanity_mod.ssim_similarity(amap, rmap) if amap.ndim == 2 else None
+    similarity, ssim = _similarities(amap, rmap, s.x[0, -1] > 0.5 if fixed else None)
     if progress:
         progress(total - 1, total)
     check_cancelled(cancel)
@@ -371,7 +401,8 @@ def _sanity(
             return prob(forward(torch.from_numpy(batch))).numpy()
 
     auc, random_auc = sanity_mod.deletion_aucs(
-        s.x, amap, score, baseline=baseline, normalise=s.target.task == "segmentation", seed=seed
+        s.x, amap, score, baseline=baseline, normalise=s.target.task == "segmentation", seed=seed,
+        fixed_channels=fixed,
     )
     passed, note = sanity_mod.judge(similarity, auc, random_auc)
     if progress:

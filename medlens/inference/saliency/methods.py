@@ -105,16 +105,24 @@ def attribute(
     n_steps: int = 32,
     evidence: str | None = None,
     channel: int = 0,
+    fixed_channels: int = 0,
 ) -> np.ndarray:
     """Attribution map of ``reduce(forward(x))`` for one input ``(1, C, *spatial)``, shape ``spatial``.
 
-    Channels are summed. Integrated Gradients and GradCAM need ``module`` (a differentiable torch
-    module); Occlusion needs only ``forward`` (an ONNX session does). "evidence" is not an attribution:
+    Channels are summed. The last ``fixed_channels`` are not image (the organ mask of a plugin with
+    ``input.organ_channel``): their baseline is their own value, so Integrated Gradients neither
+    attributes them nor walks the mask from empty to full, and Occlusion leaves them in place.
+    Integrated Gradients and GradCAM need ``module`` (a differentiable torch module); Occlusion needs
+    only ``forward`` (an ONNX session does). "evidence" is not an attribution:
     it is the map the model itself pools into its score (the twin's method named ``evidence``, output
     ``channel``), for models built that way (a max- or mean-pooled logit map).
     """
     import torch
 
+    base: Any = baseline
+    if fixed_channels:
+        base = torch.full_like(x, baseline)
+        base[:, -fixed_channels:] = x[:, -fixed_channels:]
     if method == "evidence":
         if module is None or not evidence or not hasattr(module, evidence):
             raise InferenceError("the model's evidence map needs a twin with a saliency_evidence method")
@@ -134,7 +142,7 @@ def attribute(
         ig = IntegratedGradients(lambda t: reduce(module(t)))
         attr = ig.attribute(
             x,
-            baselines=baseline,
+            baselines=base,
             n_steps=n_steps,
             internal_batch_size=min(n_steps, 8),
             method="riemann_trapezoid",
@@ -161,7 +169,7 @@ def attribute(
                 x,
                 sliding_window_shapes=(x.shape[1], *([w] * len(spatial))),
                 strides=(x.shape[1], *([stride] * len(spatial))),
-                baselines=baseline,
+                baselines=base,
                 perturbations_per_eval=16,
             )
         return attr.detach().sum(dim=1)[0].numpy().astype(np.float32)

@@ -152,14 +152,17 @@ def deletion_curve(
     baseline: float,
     steps: int = 16,
     batch: int = 4,
+    fixed_channels: int = 0,
 ) -> np.ndarray:
     """Scores of ``x`` (``(1, C, *spatial)``) with the first k/steps of ``order`` (flat spatial
-    indices) set to ``baseline`` in every channel, k = 0..steps; ``score`` maps a batch to ``(N,)``."""
+    indices) set to ``baseline`` in every image channel (all but the last ``fixed_channels``, an
+    organ mask that stays), k = 0..steps; ``score`` maps a batch to ``(N,)``."""
     n = order.size
+    image = x.shape[1] - fixed_channels
     variants = []
     for k in range(steps + 1):
         v = x[0].reshape(x.shape[1], -1).copy()
-        v[:, order[: round(n * k / steps)]] = baseline
+        v[:image, order[: round(n * k / steps)]] = baseline
         variants.append(v.reshape(x.shape[1:]))
     stack = np.stack(variants).astype(np.float32)
     return np.concatenate([np.asarray(score(stack[i : i + batch])) for i in range(0, len(stack), batch)])
@@ -181,6 +184,7 @@ def deletion_aucs(
     seed: int = 0,
     random_orders: int = 3,
     steps: int = 16,
+    fixed_channels: int = 0,
 ) -> tuple[float, float]:
     """(AUC removing the most salient pixels first, mean AUC over random removal orders).
 
@@ -188,10 +192,11 @@ def deletion_aucs(
     probabilities) so the AUC is comparable between cases.
     """
     order = np.argsort(-np.abs(attribution).ravel(), kind="stable")
-    curve = deletion_curve(x, order, score, baseline=baseline, steps=steps)
+    curve = deletion_curve(x, order, score, baseline=baseline, steps=steps, fixed_channels=fixed_channels)
     rng = np.random.default_rng(seed)
     randoms = [
-        deletion_curve(x, rng.permutation(order.size), score, baseline=baseline, steps=steps)
+        deletion_curve(x, rng.permutation(order.size), score, baseline=baseline, steps=steps,
+                       fixed_channels=fixed_channels)
         for _ in range(random_orders)
     ]
     scale = 1.0
