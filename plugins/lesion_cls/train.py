@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -37,46 +38,65 @@ SEED = 4321
 
 
 class SliceScore(nn.Module):
-    """U-Net logit map -> smoothed -> calibrated (a * logit + b) -> global max: one logit per slice.
+    """U-Net logit map -> smoothed -> calibrated (a * logit + b) -> [inside the organ] -> global max:
+    one logit per slice.
 
-    Pads the slice to a multiple of 8 inside the graph, so whole slices of any size go in.
+    Pads the slice to a multiple of 8 inside the graph, so whole slices of any size go in. With
+    ``organ_channel`` the last input channel is the organ mask the engine appends
+    (``input.organ_channel``): outside it the evidence is lowered to the slice's minimum, so the
+    maximum - the slice score - lies inside the lung field / brain (decided on synthetic volumes:
+    ``organ_bound.py``).
     """
 
-    def __init__(self, unet: nn.Module, a: float = 1.0, b: float = 0.0, smooth: int = 5) -> None:
+    def __init__(self, unet: nn.Module, a: float = 1.0, b: float = 0.0, smooth: int = 5,
+                 organ_channel: bool = False) -> None:
         super().__init__()
         self.unet = unet
         self.smooth = smooth
+        self.organ_channel = organ_channel
         self.register_buffer("a", torch.tensor(float(a)))
         self.register_buffer("b", torch.tensor(float(b)))
 
     def evidence(self, x: torch.Tensor) -> torch.Tensor:
         """Calibrated per-pixel lesion logits (N, 1, H, W): the map saliency is compared with."""
+        image = x[:, :-1] if self.organ_channel else x
         h, w = x.shape[2], x.shape[3]
         ph, pw = (8 - h % 8) % 8, (8 - w % 8) % 8
-        logits = self.unet(F.pad(x, (0, pw, 0, ph)))[:, :, :h, :w]
+        logits = self.unet(F.pad(image, (0, pw, 0, ph)))[:, :, :h, :w]
         k = self.smooth
         logits = F.avg_pool2d(logits, k, stride=1, padding=k // 2, count_include_pad=False)
-        return logits * self.a + self.b
+        ev = logits * self.a + self.b
+        if self.organ_channel:
+            floor = torch.amin(ev, dim=(2, 3), keepdim=True)
+            ev = torch.where(x[:, -1:] > 0.5, ev, floor)
+        return ev
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.amax(self.evidence(x), dim=(2, 3))
 
 
-def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0) -> list[tuple[np.ndarray, int]]:
+def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0, organ_channel: bool = False
+               ) -> list[tuple[np.ndarray, int]]:
     """Whole normalised synthetic slices (image (2 * context + 1, H, W): the slice and its neighbours,
-    ends repeated as the engine does; lesion present) from the training anatomy."""
+    ends repeated as the engine does, then the engine's organ mask when ``organ_channel``; lesion
+    present) from the training anatomy."""
+    from medlens.training.engine import engine_organ
+
     out = []
     for mod in ("CT", "MR"):
         for a, img, lab in baseline.synthetic_volumes(anat, mod, n=6, seed=seed):
             norm = a.normalize(img)
+            organ = engine_organ(HERE, img, a.spacing, mod) if organ_channel else None
             nz = norm.shape[0]
             for z in np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500):
                 if a.ignore[z].any():
                     continue  # a real lesion is in this slice: neither positive nor negative
                 area = int(lab[z].sum())
                 if area >= 5 or area == 0:
-                    zs = L.context_slices(z, context, nz)
-                    out.append((norm[zs], int(area >= 5)))
+                    x = norm[L.context_slices(z, context, nz)]
+                    if organ is not None:
+                        x = np.concatenate([x, organ[z][None].astype(np.float32)])
+                    out.append((x, int(area >= 5)))
     return out
 
 
@@ -111,23 +131,26 @@ def platt(logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
 def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.SEED_TAGS) -> dict:
     t0 = time.time()
     context = members.context_of(fold, tags)
+    organ_channel = bool(tomllib.loads((HERE / "plugin.toml").read_text())["input"].get("organ_channel"))
     unet = members.mean_unet((fold,), tags)
-    raw = SliceScore(unet).eval()
+    raw = SliceScore(unet, organ_channel=organ_channel).eval()
     anat = [L.prepare(n) for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
-    val = val_slices(anat, SEED + 7, context)
+    val = val_slices(anat, SEED + 7, context, organ_channel)
     yv = np.array([y for _, y in val])
     lv = logits_of(raw, val)
     a, b = platt(lv, yv)
     p = 1 / (1 + np.exp(-(a * lv + b)))
     j = [(np.mean(p[yv == 1] >= t) + np.mean(p[yv == 0] < t) - 1, t) for t in np.unique(np.round(p, 4))]
     threshold = float(max(j)[1])
-    model = SliceScore(unet, a, b).eval()
-    example = torch.zeros(1, 2 * context + 1, 96, 96)
+    model = SliceScore(unet, a, b, organ_channel=organ_channel).eval()
+    example = torch.zeros(1, 2 * context + 1 + int(organ_channel), 96, 96)
+    if organ_channel:
+        example[:, -1] = 1.0
     sha = export_onnx(model, example, out_dir / f"{stem}.onnx", dynamic_hw=True, spatial_output=False)
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
     info = {"fold": fold, "seg_members": {f"seg_{fold}{t}": members.info(fold, t)["sha256"] for t in tags},
-            "seed": SEED, "context": context,
+            "seed": SEED, "context": context, "organ_channel": organ_channel,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}
