@@ -269,6 +269,8 @@ class AiPanel(QWidget):
             self.all_regions.setChecked(False)
         if manifest is not None:
             self.tta.setChecked(bool(manifest.options.tta_flips))
+            passes = len(manifest.options.tta_axes) + 1
+            self.tta.setText(f"Uncertainty map (flip TTA, ~{passes}x slower)")
         if choice is not None and choice.reason:
             self._say(choice.reason)
 

@@ -210,6 +210,9 @@ class OptionsSpec(_Strict):
     """Defaults for the optional steps; a caller may override them per run."""
 
     tta_flips: bool = False
+    # the axes flip TTA mirrors (model grid; x = the orientation's first letter): those the model was
+    # trained to be invariant to - a flip it never saw measures its failure, not its uncertainty
+    tta_axes: tuple[Literal["z", "y", "x"], ...] = ("z", "y", "x")
     keep_largest_component: bool = False
     # which component "keep largest" keeps: size (largest), or by probability (mass / mean / peak)
     component_rule: Literal["size", "mass", "mean", "peak"] = "size"
@@ -224,6 +227,13 @@ class OptionsSpec(_Strict):
     @classmethod
     def _organ_keys(cls, v: Any) -> Any:
         return {str(k).strip().upper(): o for k, o in v.items()} if isinstance(v, dict) else v
+
+    @field_validator("tta_axes")
+    @classmethod
+    def _tta_axes(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError('expected distinct axes, e.g. ["x"] or ["z", "y", "x"]')
+        return v
 
 
 class Manifest(_Strict):

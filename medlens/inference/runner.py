@@ -446,7 +446,7 @@ def _dense(
     activation = m.output.activation if m.task == "segmentation" else "none"
     # the progress bar in equal parts: one per network pass, one more for the organ (deepbet's brain
     # extraction takes as long as a lesion pass)
-    variants = flip_variants(3) if opts.tta_flips else [()]
+    variants = flip_variants(3, m.options.tta_axes) if opts.tta_flips else [()]
     parts = len(variants) + int(m.task == "segmentation" and bool(m.options.organ))
 
     def one_pass(img: np.ndarray, i: int) -> np.ndarray:

@@ -10,10 +10,15 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+AXES = {"z": 0, "y": 1, "x": 2}  # spatial array axes of a (z, y, x) volume
 
-def flip_variants(n_spatial: int) -> list[tuple[int, ...]]:
-    """No flip, then each spatial axis alone: 1 + n passes (all 2^n combinations cost too much in 3D)."""
-    return [(), *((axis,) for axis in range(n_spatial))]
+
+def flip_variants(n_spatial: int, axes: tuple[str, ...] | None = None) -> list[tuple[int, ...]]:
+    """No flip, then each spatial axis alone: 1 + n passes (all 2^n combinations cost too much in 3D).
+    ``axes`` ("z", "y", "x"; ``options.tta_axes``) limits them to the flips a model was trained on."""
+    if axes is None:
+        return [(), *((axis,) for axis in range(n_spatial))]
+    return [(), *((AXES[a],) for a in axes)]
 
 
 def flip_tta(

@@ -88,6 +88,35 @@ def test_tta_gives_an_uncertainty_map_and_largest_component(
     assert n <= 1
 
 
+def test_tta_axes_flip_only_what_the_model_was_trained_on(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A 'model' that shifts its answer one row down is mirror-invariant left-right, not up-down: with
+    ``tta_axes = ["x"]`` flip TTA agrees with itself (no spread); flipping y as well shows a spread,
+    the model's failure on an input it never saw, which is not its uncertainty."""
+
+    class ShiftDown(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            logit = 10 * (torch.roll(x, 1, dims=2) - 0.5)
+            return torch.cat([torch.zeros_like(logit), logit], dim=1)
+
+    folder = make_plugin("shift", ShiftDown(), dims=2)
+    with (folder / "plugin.toml").open("a") as f:
+        f.write('\n[options]\ntta_axes = ["x"]\n')
+    vol = ball_volume()
+    opts = RunOptions(tta_flips=True, use_cache=False)
+    steps: list[tuple[int, int]] = []
+    only_x = run_plugin("shift", vol, opts, registry=registry_for(tmp_path / "plugins"),
+                        progress=lambda d, t: steps.append((d, t)))
+    assert only_x.heatmaps[0].kind == "uncertainty" and only_x.heatmaps[0].array.max() == 0.0
+    nz = vol.array.shape[0]
+    assert max(total for _, total in steps) == 2 * nz  # two passes of every slice: as is, mirrored l-r
+    toml = folder / "plugin.toml"
+    toml.write_text(toml.read_text().replace('tta_axes = ["x"]', 'tta_axes = ["y", "x"]'))
+    with_y = run_plugin("shift", vol, opts, registry=registry_for(tmp_path / "plugins"))
+    assert with_y.heatmaps[0].array.max() > 0.3
+
+
 def test_manifest_component_rule_keeps_the_most_probable_region(
     make_plugin: Callable[..., Path], tmp_path: Path
 ) -> None:
