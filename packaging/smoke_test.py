@@ -37,6 +37,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SEG_PREFERRED = "medlens.lesion-seg"
+CLS_ID = "medlens.lesion-cls"  # the demo story's slice classifier
 
 
 class SmokeError(Exception):
@@ -241,6 +242,28 @@ def main(argv: list[str] | None = None) -> int:
             return result
 
         step("infer (segmentation) with the frozen CLI", infer)
+
+        def classify():
+            """The demo story's classifier in the frozen build: the organ mask it takes as a channel is
+            computed there too, and its study score comes from a nodule slice of the sample."""
+            out_path = work / "cls.json"
+            run([str(exe), "infer", "--plugin", CLS_ID, str(ct), "--out", str(out_path)], env, outside)
+            data = json.loads(out_path.read_text())
+            scores = [row[0] for row in data["slice_probabilities"]]
+            c = int(data["padded_end_slices"])
+            peak = c + max(range(len(scores) - 2 * c), key=lambda i: scores[c + i])
+            truth = read_image(label)
+            on_nodule = bool(truth[peak].any()) if truth.shape[0] == len(scores) else None
+            result = {"study_probability": round(float(data["probabilities"]["lesion"]), 4),
+                      "study_slice": peak, "padded_end_slices": c, "study_slice_is_nodule": on_nodule}
+            if abs(float(data["probabilities"]["lesion"]) - scores[peak]) > 1e-6:
+                raise SmokeError(f"the study score is not the interior peak: {result}")
+            if result["study_slice_is_nodule"] is False:
+                raise SmokeError(f"the classifier's study score does not come from the nodule: {result}")
+            return result
+
+        if CLS_ID in found["usable"]:
+            step("infer (classification) with the frozen CLI", classify)
 
         def screenshot():
             png = work / "screenshot.png"
