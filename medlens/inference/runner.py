@@ -406,6 +406,24 @@ def organ_on_model_grid(
     name = m.options.organ.get(modality)
     if not name:
         return None
+    mask = _organ_mask(name, array, grid, warnings, cancel, progress)
+    if not mask.any():
+        warnings.append(
+            f"no {name} found in this series: plugin {m.id} looks for findings only there, so it "
+            "reports none (is this the body part it was made for?)"
+        )
+    return mask
+
+
+def _organ_mask(
+    name: str,
+    array: np.ndarray,
+    grid: Any,
+    warnings: list[str],
+    cancel: threading.Event | None,
+    progress: ProgressFn | None,
+) -> np.ndarray:
+    """Organ ``name`` on the model grid: deepbet's brain when installed, else the classical masks."""
     from medlens.inference.organs import organ_mask
 
     if name == "brain":

@@ -363,6 +363,14 @@ def test_organ_channel_bounds_the_slice_score(make_plugin: Callable[..., Path], 
     reg = registry_for(tmp_path / "plugins")
     whole = run_plugin("lungcls", volume, RunOptions(use_cache=False), registry=reg)
     assert whole.slice_probabilities is not None and int(np.argmax(whole.slice_probabilities[:, 1])) == 3
+    # a series without lungs (the wrong body part): every slice scores its floor, and the user is told why
+    toml.write_text(toml.read_text().replace('organ = { MR = "brain" }', 'organ = { CT = "lungs" }'))
+    solid = volume.array.copy()
+    solid[solid == -850.0] = -100.0
+    no_lungs = run_plugin("lungcls", Volume(solid, volume.geometry, volume.meta),
+                          registry=registry_for(tmp_path / "plugins"))
+    assert no_lungs.slice_probabilities is not None and no_lungs.slice_probabilities[:, 1].max() < 0.01
+    assert any("no lungs found in this series" in w for w in no_lungs.warnings), no_lungs.warnings
 
 
 def test_2d_segmentation_runs_slice_by_slice(make_plugin: Callable[..., Path], tmp_path: Path) -> None:
