@@ -405,6 +405,8 @@ def _sanity(
         fixed_channels=fixed,
     )
     passed, note = sanity_mod.judge(similarity, auc, random_auc)
+    if fixed:
+        note += "; maps compared inside the organ the model is bounded by"
     if progress:
         progress(total, total)
     return SanityReport(similarity, auc, random_auc, passed, note, ssim, randomisation)
