@@ -20,14 +20,13 @@ Writes ``end_slices.json``; the card quotes it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
 from medlens.inference.runner import padded_end_slices, ranking_scores
-from medlens.training import baseline, lesion_data, members, sources
+from medlens.training import members, sources, studies
 from medlens.training.engine import registry_for
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
@@ -43,8 +42,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     info = json.loads(stem.with_suffix(".json").read_text())
     context = int(info.get("context", 0))
     reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context)
-    anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
-    vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
+    vols = studies.fold_volumes(fold, per_modality, SEED)
     top = {"all": [], "interior": []}
     end_neg, mid_neg = [], []
     for a, img, lab in vols:
@@ -89,14 +87,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--per-modality", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS))
-    args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    args = studies.study_args(__doc__)
     folds, top, end, mid = {}, {"all": [], "interior": []}, [], []
     for case in sources.CASES:
         r = study(case, args.per_modality, tuple(args.tags))

@@ -23,7 +23,6 @@ Writes ``organ_bound.json``; the card quotes it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -32,8 +31,8 @@ import numpy as np
 import torch
 
 from medlens.inference.runner import ranking_scores
-from medlens.training import baseline, members, sources
 from medlens.training import lesion_data as L  # noqa: N812
+from medlens.training import members, sources, studies
 from medlens.training.engine import engine_organ
 from medlens.training.metrics import roc_auc
 
@@ -72,19 +71,17 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     train = _train_module()
     context = members.context_of(fold, tags)
     net = train.SliceScore(members.mean_unet((fold,), tags)).eval()
-    anat = [L.prepare(n) for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
 
     def scored(seed: int) -> list[dict]:
         rows = []
-        for m in ("CT", "MR"):
-            for a, img, lab in baseline.synthetic_volumes(anat, m, per_modality, seed):
-                organ = engine_organ(HERE, img, a.spacing, m)
-                s, hits = slice_logits(net, a.normalize(img), organ, lab, context)
-                lesion = lab.any(axis=(1, 2))
-                usable = ~(a.ignore.any(axis=(1, 2)) & ~lesion)
-                organ_slice = a.organ.sum(axis=(1, 2)) >= 500
-                rows.append({"s": s, "y": lesion, "usable": usable, "organ_slice": organ_slice,
-                             "in_organ": bool((lab & organ).any()), "hits": hits})
+        for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
+            organ = engine_organ(HERE, img, a.spacing, a.modality)
+            s, hits = slice_logits(net, a.normalize(img), organ, lab, context)
+            lesion = lab.any(axis=(1, 2))
+            usable = ~(a.ignore.any(axis=(1, 2)) & ~lesion)
+            organ_slice = a.organ.sum(axis=(1, 2)) >= 500
+            rows.append({"s": s, "y": lesion, "usable": usable, "organ_slice": organ_slice,
+                         "in_organ": bool((lab & organ).any()), "hits": hits})
         return rows
 
     val = scored(int(train.SEED) + 7)  # the seed of the classifier's own synthetic validation slices
@@ -129,12 +126,7 @@ def _train_module() -> Any:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--per-modality", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS))
-    args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    args = studies.study_args(__doc__, threads=2)
     folds, pooled_raw = {}, {k: {"top": [], "hits": []} for k in SCORINGS}
     for case in sources.CASES:
         r = study(case, args.per_modality, tuple(args.tags))

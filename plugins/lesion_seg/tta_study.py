@@ -19,13 +19,12 @@ Writes ``tta_study.json``; the card quotes it.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 
-from medlens.training import baseline, lesion_data, members, sources
+from medlens.training import members, sources, studies
 from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -41,8 +40,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
 
     reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"tta-{fold}",
                             slice_context=members.context_of(fold, tags))
-    anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
-    vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
+    vols = studies.fold_volumes(fold, per_modality, SEED)
     scores: dict[str, list[float]] = {k: [] for k in VARIANTS}
     for a, img, lab in vols:
         geometry = Geometry(a.spacing, (0.0, 0.0, 0.0))
@@ -62,14 +60,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--per-modality", type=int, default=6)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS))
-    args = ap.parse_args()
-    import torch
-
-    torch.set_num_threads(args.threads)
+    args = studies.study_args(__doc__, threads=2)
     folds = {}
     for case in sources.CASES:
         folds[case] = study(case, args.per_modality, tuple(args.tags))
