@@ -9,6 +9,9 @@ the same way in every study keeps the protocol one protocol.
 from __future__ import annotations
 
 import argparse
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -42,3 +45,14 @@ def study_args(doc: str | None, threads: int = 1) -> argparse.Namespace:
 
     torch.set_num_threads(args.threads)
     return args
+
+
+def script_module(path: Path) -> ModuleType:
+    """A plugin's script (``train.py``) as a module, for its network head and seeds: plugin folders
+    are not packages, and a study must build the network exactly as the script does."""
+    spec = importlib.util.spec_from_file_location(f"medlens_script_{path.parent.name}_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

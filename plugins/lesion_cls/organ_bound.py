@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -68,7 +67,7 @@ def youden(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
-    train = _train_module()
+    train = studies.script_module(HERE / "train.py")
     context = members.context_of(fold, tags)
     net = train.SliceScore(members.mean_unet((fold,), tags)).eval()
 
@@ -112,17 +111,6 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
         out[k] = res
     out["lesion_touches_organ"] = round(float(np.mean([r["in_organ"] for r in test])), 3)
     return out
-
-
-def _train_module() -> Any:
-    """``train.py`` beside this file (its slice head and seed); plugin folders are not packages."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("lesion_cls_train", HERE / "train.py")
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def main() -> None:
