@@ -101,7 +101,7 @@ def attribute(
     *,
     module: Any = None,
     layer: str | None = None,
-    baseline: float = 0.0,
+    baseline: Any = 0.0,
     n_steps: int = 32,
     evidence: str | None = None,
     channel: int = 0,
@@ -120,9 +120,10 @@ def attribute(
     import torch
 
     base: Any = baseline
-    if fixed_channels:
-        base = torch.full_like(x, baseline)
-        base[:, -fixed_channels:] = x[:, -fixed_channels:]
+    if fixed_channels or isinstance(base, torch.Tensor):
+        base = base.clone() if isinstance(base, torch.Tensor) else torch.full_like(x, baseline)
+        if fixed_channels:
+            base[:, -fixed_channels:] = x[:, -fixed_channels:]
     if method == "evidence":
         if module is None or not evidence or not hasattr(module, evidence):
             raise InferenceError("the model's evidence map needs a twin with a saliency_evidence method")
