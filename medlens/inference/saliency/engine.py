@@ -390,7 +390,8 @@ def _sanity(
         channel=s.target.channel,
         fixed_channels=fixed,
     )
-    similarity, ssim = _similarities(amap, rmap, s.x[0, -1] > 0.5 if fixed else None)
+    inside = s.x[0, -1] > 0.5 if fixed else None
+    similarity, ssim = _similarities(amap, rmap, inside)
     if progress:
         progress(total - 1, total)
     check_cancelled(cancel)
@@ -405,7 +406,7 @@ def _sanity(
         fixed_channels=fixed,
     )
     passed, note = sanity_mod.judge(similarity, auc, random_auc)
-    if fixed:
+    if inside is not None and inside.any() and not inside.all():  # as _similarities compared them
         note += "; maps compared inside the organ the model is bounded by"
     if progress:
         progress(total, total)
