@@ -172,6 +172,11 @@ class PipelineContext:
 
 
 RESULT_CACHE = ResultCache()
+# Organ masks of the series being worked on (1 byte a voxel), with the notes made computing them: a
+# classifier run, its saliency maps and the segmenter on one series share one lung field / brain
+# instead of recomputing it (the lung field of a chest CT takes seconds). Apart from RESULT_CACHE,
+# so an organ never pushes one of the user's results out.
+ORGAN_MASKS = ResultCache(max_entries=2)
 
 
 def check_modality(manifest: Manifest, volume: Volume) -> list[str]:
@@ -406,12 +411,36 @@ def organ_on_model_grid(
     name = m.options.organ.get(modality)
     if not name:
         return None
-    mask = _organ_mask(name, array, grid, warnings, cancel, progress)
+    mask = _cached_organ_mask(name, array, grid, warnings, cancel, progress)
     if not mask.any():
         warnings.append(
             f"no {name} found in this series: plugin {m.id} looks for findings only there, so it "
             "reports none (is this the body part it was made for?)"
         )
+    return mask
+
+
+def _cached_organ_mask(
+    name: str,
+    array: np.ndarray,
+    grid: Any,
+    warnings: list[str],
+    cancel: threading.Event | None,
+    progress: ProgressFn | None,
+) -> np.ndarray:
+    """:func:`_organ_mask` through :data:`ORGAN_MASKS` (keyed by organ, voxels and grid); a hit
+    repeats the notes the first computation made."""
+    key = (name, volume_hash(Volume(np.ascontiguousarray(array, np.float32), grid.model)))
+    if (hit := ORGAN_MASKS.get(key)) is not None:
+        mask, notes = hit
+        if progress:
+            progress(1, 1)
+    else:
+        found: list[str] = []
+        mask = _organ_mask(name, array, grid, found, cancel, progress)
+        notes = tuple(found)
+        ORGAN_MASKS.put(key, (mask, notes))
+    warnings.extend(n for n in notes if n not in warnings)
     return mask
 
 

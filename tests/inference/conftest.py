@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 from infer_helpers import torch, write_plugin
 
-from medlens.inference.runner import RESULT_CACHE
+from medlens.inference.runner import ORGAN_MASKS, RESULT_CACHE
 
 
 @pytest.fixture(autouse=True)
 def _fresh_result_cache() -> None:
     RESULT_CACHE.clear()
+    ORGAN_MASKS.clear()
 
 
 @pytest.fixture

@@ -530,3 +530,30 @@ def test_slice_context_feeds_neighbouring_slices(make_plugin: Callable[..., Path
     np.testing.assert_array_equal(channels[:, 0, 0, 0], [0, 0, 0, 1, 2])
     with pytest.raises(ValueError, match="num_channels = 3"):
         InputSpec(modality=["CT"], dims=2, num_channels=1, slice_context=1)
+
+
+def test_an_organ_is_computed_once_per_series(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A classifier run, its saliency and the segmenter on one series share its organ mask: the lung
+    field is computed once, and a second request gets the same mask and the same notes."""
+    from types import SimpleNamespace
+
+    from medlens.inference import organs
+    from medlens.inference.manifest import load_manifest
+    from medlens.inference.runner import organ_on_model_grid
+
+    calls: list[str] = []
+    real = organs.organ_mask
+    monkeypatch.setattr(organs, "organ_mask", lambda *a: calls.append(a[2]) or real(*a))
+    volume = chest_with_two_bright_spots()
+    grid = SimpleNamespace(model=volume.geometry)
+    m = load_manifest(Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg")  # organ: lungs for CT
+    first: list[str] = []
+    mask = organ_on_model_grid(m, volume, volume.array, grid, first)
+    solid = Volume(np.full_like(volume.array, -100.0), volume.geometry, volume.meta)
+    notes_a: list[str] = []
+    none = organ_on_model_grid(m, solid, solid.array, grid, notes_a)
+    again: list[str] = []
+    assert organ_on_model_grid(m, volume, volume.array, grid, again) is mask and again == first
+    notes_b: list[str] = []
+    assert organ_on_model_grid(m, solid, solid.array, grid, notes_b) is none and notes_b == notes_a
+    assert calls == ["lungs", "lungs"] and mask is not None and mask.any()
