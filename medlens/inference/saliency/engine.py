@@ -328,13 +328,14 @@ def _similarities(
     amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
 ) -> tuple[float, float | None]:
     """Rank similarity and SSIM of the trained and the randomised model's maps; for a plugin with
-    ``input.organ_channel`` compared inside the organ only (SSIM on its bounding box).
+    ``input.organ_channel`` compared inside ``organ`` only (SSIM on its bounding box); ``organ`` is
+    None for other plugins, and for a slice that is all organ or has none (nothing to bound by).
 
     Why: such a model says nothing outside the organ by construction, so both maps are flat there;
     counted in, that shared flat area alone makes any two maps look alike (a rank similarity near 1)
     and the check would fail every map of the model for the mask's shape, not for what it learned.
     """
-    if organ is None or not organ.any() or organ.all():
+    if organ is None:
         ssim = sanity_mod.ssim_similarity(amap, rmap) if amap.ndim == 2 else None
         return sanity_mod.rank_similarity(amap, rmap), ssim
     box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(organ))
@@ -391,6 +392,8 @@ def _sanity(
         fixed_channels=fixed,
     )
     inside = s.x[0, -1] > 0.5 if fixed else None
+    if inside is not None and (inside.all() or not inside.any()):
+        inside = None  # nothing to bound the comparison by: the whole slice
     similarity, ssim = _similarities(amap, rmap, inside)
     if progress:
         progress(total - 1, total)
@@ -406,7 +409,7 @@ def _sanity(
         fixed_channels=fixed,
     )
     passed, note = sanity_mod.judge(similarity, auc, random_auc)
-    if inside is not None and inside.any() and not inside.all():  # as _similarities compared them
+    if inside is not None:
         note += "; maps compared inside the organ the model is bounded by"
     if progress:
         progress(total, total)
