@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from medlens.training import baseline, members
+from medlens.training import baseline, members, studies
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training.export import export_onnx, sha256_of, stamp_sha256
 from medlens.training.metrics import roc_auc
@@ -134,7 +134,7 @@ def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.S
     organ_channel = bool(tomllib.loads((HERE / "plugin.toml").read_text())["input"].get("organ_channel"))
     unet = members.mean_unet((fold,), tags)
     raw = SliceScore(unet, organ_channel=organ_channel).eval()
-    anat = [L.prepare(n) for n in (*L.ANATOMY_CT, *L.ANATOMY_MR) if n != fold]
+    anat = studies.fold_anatomy(fold)
     val = val_slices(anat, SEED + 7, context, organ_channel)
     yv = np.array([y for _, y in val])
     lv = logits_of(raw, val)

@@ -29,7 +29,7 @@ from scipy import ndimage
 
 from medlens.inference.postprocess import COMPONENT_RULES, grow_region, select_component
 from medlens.inference.runner import ranking_scores
-from medlens.training import baseline, lesion_data, members, sources
+from medlens.training import lesion_data, members, sources, studies
 from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 from medlens.viewer.model import Geometry, Volume, VolumeMeta
@@ -60,8 +60,7 @@ def study(fold: str, per_modality: int, weights: Path | None = None, context: in
     reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context) if weights
                 else registry_for(HERE))
     ranked_context = reg.manifest(pid).input.slice_context  # as the engine ranks (2.5D end slices)
-    anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != fold]
-    vols = [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, SEED)]
+    vols = studies.fold_volumes(fold, per_modality, SEED)
     scores: dict[str, list[float]] = {name: [] for name in VARIANTS}
     n_components = []
     for a, img, lab in vols:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medlens.training import baseline, lesion_data, members, sources
+from medlens.training import baseline, lesion_data, members, sources, studies
 from medlens.training.cards import write_metrics_block
 from medlens.training.cases import case_volume, spacing_zyx
 from medlens.training.engine import registry_for
@@ -54,9 +54,8 @@ def run_baseline(case: str) -> tuple[dict, np.ndarray]:
     if cache.with_suffix(".json").exists() and cache.with_suffix(".npy").exists():
         return json.loads(cache.with_suffix(".json").read_text()), np.load(cache.with_suffix(".npy"))
 
-    anat = [lesion_data.prepare(n) for n in (*lesion_data.ANATOMY_CT, *lesion_data.ANATOMY_MR) if n != case]
     test = lesion_data.prepare(case)
-    vols = baseline.synthetic_volumes(anat, test.modality, n=8, seed=77)
+    vols = baseline.synthetic_volumes(studies.fold_anatomy(case), test.modality, n=8, seed=77)
     params, synth = baseline.tune(vols, test.modality)
     pred_w = baseline.segment(test.image, test.organ, test.modality, test.reference, params)
     scan = sources.load_case(case)
