@@ -41,14 +41,17 @@ class ScorePlot(QWidget):
         self, scores: np.ndarray | None, threshold: float | None = None, title: str = "", padded: int = 0
     ) -> None:
         """Show ``scores``; the first and last ``padded`` slices are drawn dashed and grey because a
-        2.5D model judged them with padded neighbours and they do not count in the study score."""
-        from medlens.inference.runner import padded_end_slices  # lazily: the app starts without the engine
+        2.5D model judged them with padded neighbours and they do not count in the study score.
 
+        ``padded`` is the engine's ``InferenceResult.padded_end_slices``, already 0 for a series too
+        short to have an interior; a count that would leave no slice is a caller's error (ValueError),
+        as in the DICOM SR writer."""
         self.scores = None if scores is None else np.asarray(scores, dtype=float)
+        if self.scores is not None and padded and not 0 < 2 * padded < len(self.scores):
+            raise ValueError(f"{padded} padded slice(s) at each end leave none of {len(self.scores)} to plot")
         self.threshold = threshold
         self.title = title
-        # the engine's rule: none when no interior would be left
-        self.padded = 0 if self.scores is None else padded_end_slices(len(self.scores), padded)
+        self.padded = 0 if self.scores is None else padded
         tip = "Score per slice — click to go to that slice"
         if self.padded:
             tip += (

@@ -245,6 +245,8 @@ def test_score_plot_draws_padded_end_slices_grey(qtbot):
 
     r, g, b = colour_between(2, 3)
     assert b > 180 and b - r > 80 and g > r  # judged: blue
+    with pytest.raises(ValueError, match="leave none"):  # the engine sends 0 for a series this short
+        ScorePlot().set_scores(np.full(2, 0.5), None, "yes per slice", padded=1)
     for a, z in ((0, 1), (4, 5)):
         r, g, b = colour_between(a, z)
         assert max(r, g, b) - min(r, g, b) < 40 and r > 100  # padded ends: grey
