@@ -251,7 +251,9 @@ class Manifest(_Strict):
     input: InputSpec
     output: OutputSpec
     options: OptionsSpec = OptionsSpec()
-    saliency_target_layer: str | None = None
+    # GradCAM layer(s), attribute paths in the TorchScript twin; several (an ensemble's members, one
+    # block each) have their maps summed
+    saliency_target_layer: str | tuple[str, ...] | None = None
     # classification twins built as a pooled logit map: the method returning that map (N, C, *spatial)
     saliency_evidence: str | None = None
     saliency: SaliencySpec | None = None
@@ -259,6 +261,19 @@ class Manifest(_Strict):
     description: str = ""
     pipeline: str | None = None
     folder: Path = Path(".")
+
+    @field_validator("saliency_target_layer")
+    @classmethod
+    def _layers_named(cls, v: str | tuple[str, ...] | None) -> str | tuple[str, ...] | None:
+        if isinstance(v, tuple) and (not v or not all(v)):
+            raise ValueError('expected a layer path or a list of them: "dec.2" or ["a.dec.2", "b.dec.2"]')
+        return v
+
+    @property
+    def gradcam_layers(self) -> tuple[str, ...]:
+        """The GradCAM layer paths (none when the manifest names none)."""
+        v = self.saliency_target_layer
+        return () if not v else (v,) if isinstance(v, str) else v
 
     def path(self, relative: str) -> Path:
         """A path named in the manifest, resolved against the plugin folder."""

@@ -70,7 +70,7 @@ def _sha(path: Path) -> str:
 
 
 def write_blob_plugin(
-    root: Path, net: nn.Module, plugin_id: str = "test.blob-cls", twin: bool = True
+    root: Path, net: nn.Module, plugin_id: str = "test.blob-cls", twin: bool = True, layer: str = "features.3"
 ) -> Path:
     folder = root / plugin_id
     folder.mkdir(parents=True)
@@ -100,7 +100,7 @@ version = "1.0.0"
 task = "classification"
 runtime = "onnx"
 model_card = "MODEL_CARD.md"
-saliency_target_layer = "features.3"
+saliency_target_layer = "{layer}"
 saliency_evidence = "evidence"
 
 [weights]

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from medlens.inference.errors import InferenceError
-from medlens.inference.saliency.gradcam import split_at_layer
+from medlens.inference.saliency.gradcam import split_at_layer, to_input_grid
+from medlens.inference.saliency.methods import Target, attribute, make_reduce
 from medlens.training.nets import UNet2d
 
 
@@ -83,3 +85,32 @@ def test_unknown_layer_is_one_clear_error() -> None:
     scripted = torch.jit.trace(unet, torch.rand(1, 1, 32, 32))
     with pytest.raises(InferenceError, match=r"dec\.7"):
         split_at_layer(scripted, "dec.7")
+
+
+def test_a_padded_layer_is_cropped_not_stretched() -> None:
+    """A network that pads a 13 x 21 input to 16 x 24 (the built-in U-Nets pad to a multiple of 8, at
+    the end) has layers covering the padded input: a map feature stays at its input position."""
+    full = torch.zeros(1, 1, 16, 24)
+    full[0, 0, 12, 20] = 1.0  # a full-resolution layer: hot at input pixel (12, 20)
+    out = to_input_grid(full, (13, 21))
+    assert out.shape == (1, 1, 13, 21) and tuple(divmod(int(out.argmax()), 21)) == (12, 20)
+    coarse = torch.zeros(1, 1, 4, 6)  # 1/4 resolution: its cell (3, 5) covers input rows 12-15, cols 20-23
+    coarse[0, 0, 3, 5] = 1.0
+    out = to_input_grid(coarse, (13, 21))
+    assert out.shape == (1, 1, 13, 21) and float(out[0, 0, 12, 20]) == float(out.max()) == 1.0
+    odd = to_input_grid(torch.rand(1, 1, 3, 3), (10, 10))  # not an integer factor: resized as before
+    assert odd.shape == (1, 1, 10, 10)
+
+
+def test_gradcam_over_several_layers_is_the_sum_of_their_maps() -> None:
+    """An ensemble names one block per member (``saliency_target_layer`` as a list): the maps add."""
+    torch.manual_seed(0)
+    net = _Wrapper(UNet2d(in_ch=1, base=4)).eval()
+    x = torch.rand(1, 1, 32, 32)
+    scripted = torch.jit.trace_module(net, {"forward": x})
+    reduce = make_reduce(Target("classification", 0, "sigmoid"))
+    layers = ["unet.dec.1", "unet.dec.2"]
+    maps = [attribute("gradcam", x, scripted, reduce, module=scripted, layer=name) for name in layers]
+    both = attribute("gradcam", x, scripted, reduce, module=scripted, layer=layers)
+    assert maps[0].max() > 0 and maps[1].max() > 0
+    np.testing.assert_allclose(both, maps[0] + maps[1], rtol=1e-5, atol=1e-7)

@@ -49,6 +49,10 @@ def problems(data: dict[str, Any], folder: Path) -> str:
 
 def test_valid_manifest_parses(tmp_path: Path) -> None:
     m = parse_manifest(valid(tmp_path), tmp_path)
+    assert m.gradcam_layers == ()
+    one = parse_manifest({**valid(tmp_path), "saliency_target_layer": "dec.2"}, tmp_path)
+    both = parse_manifest({**valid(tmp_path), "saliency_target_layer": ["a.dec.2", "b.dec.2"]}, tmp_path)
+    assert one.gradcam_layers == ("dec.2",) and both.gradcam_layers == ("a.dec.2", "b.dec.2")
     assert m.input.spacing == (1.5, 1.5, 2.0)
     assert m.input.normalization.window == (-57.0, 164.0)
     assert m.weights_path == tmp_path / "model.onnx"
@@ -89,6 +93,7 @@ def test_each_missing_field_is_named(tmp_path: Path, key: str) -> None:
         (("output", "activation"), "relu", "output.activation: must be one of softmax, sigmoid, none"),
         (("input", "colour"), 3, "input.colour: unknown field (a typo?)"),
         (("id",), "Has Spaces", "id: expected lower-case letters"),
+        (("saliency_target_layer",), [], "saliency_target_layer: expected a layer path or a list"),
     ],
 )
 def test_wrong_values_give_readable_messages(

@@ -26,6 +26,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> PluginRegistry:
     net = train_blob_net()
     write_blob_plugin(root, net, "test.blob-cls")
     write_blob_plugin(root, net, "test.blob-onnx", twin=False)
+    write_blob_plugin(root, net, "test.blob-logit", layer="logit_map")  # GradCAM on the 1-channel logits
     torch.manual_seed(123)
     write_blob_plugin(root, BlobNet().eval(), "test.blob-untrained")
     return PluginRegistry.discover([root], builtin=False, user=False, entry_points=False, adapters=False)
@@ -46,6 +47,22 @@ def test_map_peaks_inside_the_blob(registry: PluginRegistry, method: str) -> Non
     assert (y - cy) ** 2 + (x - cx) ** 2 <= 3**2 + 1, (method, (y, x), (cy, cx))
     assert not heat.array[0].any() and not heat.array[2].any()  # only the asked slice
     assert result.target == "blob"
+
+
+def test_an_empty_gradcam_map_is_said_not_shown_blank(registry: PluginRegistry) -> None:
+    """GradCAM on a one-channel logit layer is ReLU(logits): all zeros on a slice whose every logit is
+    below zero (no blob). The user is told so rather than left with a blank overlay."""
+    volume, (cy, cx) = blob_volume()
+    result = compute_saliency("test.blob-logit", volume, "gradcam", registry=registry, sanity=False)
+    heat = result.heatmap.array
+    assert not heat[0].any() and not heat[2].any()  # the blob-free slices: empty
+    y, x = _peak(heat[1])
+    assert heat[1].max() > 0 and (y - cy) ** 2 + (x - cx) ** 2 <= 3**2 + 1  # the blob slice: at the blob
+    assert any("GradCAM is empty on 2 of 3 slices" in w and "'logit_map'" in w for w in result.warnings)
+    assert any("evidence map" in w for w in result.warnings)
+    many = compute_saliency("test.blob-cls", volume, "gradcam", registry=registry, sanity=False)
+    blank = [not many.heatmap.array[z].any() for z in range(3)]  # 16 channels: said exactly when blank
+    assert any("GradCAM is empty" in w for w in many.warnings) == any(blank)
 
 
 @pytest.mark.parametrize("method", ["integrated_gradients", "gradcam", "evidence"])

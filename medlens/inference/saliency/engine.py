@@ -265,7 +265,7 @@ def compute_saliency(
         warnings += notes
     check_cancelled(cancel)
     total = len(samples) + (2 if sanity and samples else 0)
-    layer = m.saliency_target_layer
+    layer = m.gradcam_layers
     maps: list[np.ndarray] = []
     for i, s in enumerate(samples):
         check_cancelled(cancel)
@@ -286,6 +286,8 @@ def compute_saliency(
         s.place(a)
         if progress:
             progress(i + 1, total)
+    if method == "gradcam" and (empty := sum(float(a.max()) <= 0.0 for a in maps)):
+        warnings.append(_empty_gradcam_note(empty, len(maps), layer, bool(m.saliency_evidence)))
 
     report: SanityReport | None = None
     if sanity and samples:
@@ -324,6 +326,23 @@ def compute_saliency(
     )
 
 
+def _empty_gradcam_note(empty: int, total: int, layers: Sequence[str], evidence: bool) -> str:
+    """Why a GradCAM map can be empty, for the user who would read a blank overlay as "nothing seen".
+
+    GradCAM keeps only the positive part of the gradient-weighted sum of the layer's channels. Where
+    that sum is negative at every pixel (on a one-channel logit layer: every logit of a weakly scored
+    slice is below zero) the map is all zeros although the model did score the input."""
+    where = "the input" if total == 1 else f"{empty} of {total} slices"
+    other = "Integrated Gradients shows"
+    if evidence:
+        other = "Integrated Gradients or the model's evidence map show"
+    at = ", ".join(map(repr, layers))
+    return (
+        f"GradCAM is empty on {where}: at {at} nothing raises the score there, which does not mean the "
+        f"model saw nothing; {other} what it used"
+    )
+
+
 def _similarities(
     amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
 ) -> tuple[float, float | None]:
@@ -357,7 +376,7 @@ def _sanity(
     module: Any,
     forward: Callable,
     baseline: float,
-    layer: str | None,
+    layer: Sequence[str],
     n_steps: int,
     seed: int,
     randomisation: str,

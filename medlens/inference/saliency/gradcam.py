@@ -184,7 +184,6 @@ def grad_cam(module: Any, layer: str, x: Any, reduce: Callable[[Any], Any]) -> t
     Returns (map ``(N, *spatial)`` float tensor >= 0, scores ``(N,)``).
     """
     import torch
-    import torch.nn.functional as F  # noqa: N812 - the usual torch alias
 
     if isinstance(module, torch.jit.ScriptModule):
         out, act = split_at_layer(module, layer)(x)
@@ -195,14 +194,33 @@ def grad_cam(module: Any, layer: str, x: Any, reduce: Callable[[Any], Any]) -> t
         maps = cam.attribute(x, relu_attributions=True)
         with torch.no_grad():
             scores = reduce(module(x))
-        mode = "bilinear" if x.ndim == 4 else "trilinear"
-        up = F.interpolate(maps, size=x.shape[2:], mode=mode, align_corners=False)
-        return up[:, 0].detach(), scores.detach()
+        return to_input_grid(maps, tuple(x.shape[2:]))[:, 0].detach(), scores.detach()
     scores = reduce(out)
     (grads,) = torch.autograd.grad(scores.sum(), act)
     dims = tuple(range(2, act.ndim))
     weights = grads.mean(dim=dims, keepdim=True)
     maps = torch.relu((weights * act).sum(dim=1, keepdim=True))
-    mode = "bilinear" if x.ndim == 4 else "trilinear"
-    up = F.interpolate(maps, size=x.shape[2:], mode=mode, align_corners=False)
-    return up[:, 0].detach(), scores.detach()
+    return to_input_grid(maps, tuple(x.shape[2:]))[:, 0].detach(), scores.detach()
+
+
+def to_input_grid(maps: Any, shape: tuple[int, ...]) -> Any:
+    """A layer's map ``(N, 1, *s)`` on the input's ``shape``.
+
+    Why not a plain resize: a network that pads its input to a multiple of its pooling factor (as
+    MedLens' 2D U-Nets do, at the end of each axis) has layers that cover the padded input. Stretching
+    such a layer onto the unpadded input shifts the map by up to the padding (7 px on a full-resolution
+    layer of a 3-pooling U-Net). When every axis is an integer factor ``r`` of the layer's side and the
+    upsampled side covers the input, the map is upsampled by ``r`` and cropped at the end instead; other
+    layers (cropped, or not an integer factor) are resized as before.
+    """
+    import torch.nn.functional as F  # noqa: N812 - the usual torch alias
+
+    mode = "bilinear" if maps.ndim == 4 else "trilinear"
+    sides = tuple(int(v) for v in maps.shape[2:])
+    factors = tuple(max(1, round(h / s)) for h, s in zip(shape, sides, strict=True))
+    if all(s * r >= h for h, s, r in zip(shape, sides, factors, strict=True)):
+        if any(r > 1 for r in factors):
+            maps = F.interpolate(maps, scale_factor=factors, mode=mode, align_corners=False)
+        crop = (slice(None), slice(None), *(slice(0, h) for h in shape))
+        return maps[crop]
+    return F.interpolate(maps, size=shape, mode=mode, align_corners=False)

@@ -10,7 +10,7 @@ per sample) so every method - gradient or perturbation - explains the same numbe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,7 +100,7 @@ def attribute(
     reduce: Reduce,
     *,
     module: Any = None,
-    layer: str | None = None,
+    layer: str | Sequence[str] | None = None,
     baseline: Any = 0.0,
     n_steps: int = 32,
     evidence: str | None = None,
@@ -130,8 +130,9 @@ def attribute(
         with torch.no_grad():
             ev = getattr(module, evidence)(x)[:, channel : channel + 1].float()
         if tuple(ev.shape[2:]) != tuple(x.shape[2:]):  # coarser maps (a CNN's last stage): upsample
-            mode = "bilinear" if ev.ndim == 4 else "trilinear"
-            ev = torch.nn.functional.interpolate(ev, size=tuple(x.shape[2:]), mode=mode, align_corners=False)
+            from medlens.inference.saliency.gradcam import to_input_grid
+
+            ev = to_input_grid(ev, tuple(int(v) for v in x.shape[2:]))
         ev = ev[0, 0].numpy().astype(np.float32)
         return ev - ev.min()  # logits, shifted so the least evidence is 0 (maps and checks rank by size)
 
@@ -154,10 +155,13 @@ def attribute(
 
         if module is None:
             raise InferenceError("GradCAM needs a differentiable graph")
-        if not layer:
+        layers = [layer] if isinstance(layer, str) else list(layer or ())
+        if not layers:
             raise InferenceError("GradCAM needs saliency_target_layer in the plugin manifest")
-        maps, _ = grad_cam(module, layer, x, reduce)
-        return maps[0].numpy().astype(np.float32)
+        # several layers (an ensemble's members): the sum of their maps, each weighted by the gradient
+        # of the one score
+        total = sum(grad_cam(module, name, x, reduce)[0][0] for name in layers)
+        return total.numpy().astype(np.float32)
     if method == "occlusion":
         from captum.attr import Occlusion
 
