@@ -124,15 +124,18 @@ def test_classifier_fast_subset(real_cases: None) -> None:
 
 
 @pytest.mark.slow
-def test_classifier_evidence_map_lights_the_sample_nodule(real_cases: None) -> None:
-    """The viewer's "model's evidence map" of the shipped classifier has its maximum inside the real
-    nodule on the sample's three nodule slices, and passes its sanity check (card: 3/3)."""
+@pytest.mark.parametrize("method", ["evidence", "gradcam"])
+def test_classifier_saliency_lights_the_sample_nodule(real_cases: None, method: str) -> None:
+    """The viewer's "model's evidence map" and GradCAM (the members' last decoder blocks) of the shipped
+    classifier have their maximum inside the real nodule on the sample's three nodule slices, and pass
+    their sanity check (card: 3/3)."""
     from medlens.inference.saliency import compute_saliency
     from medlens.training.cases import case_volume
 
     volume, truth = case_volume("lung1")
     zs = [int(z) for z in np.flatnonzero(truth.any(axis=(1, 2)))]
-    result = compute_saliency("medlens.lesion-cls", volume, "evidence", slices=zs)
+    result = compute_saliency("medlens.lesion-cls", volume, method, slices=zs)
+    assert not result.warnings  # no empty GradCAM map
     heat = np.asarray(result.heatmap.array)
     assert all(truth[z].flat[int(np.argmax(heat[z]))] for z in zs)
     assert result.sanity is not None and result.sanity.passed, result.sanity
