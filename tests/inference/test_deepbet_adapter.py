@@ -69,23 +69,22 @@ def lesion_seg_manifest() -> Manifest:
 def test_a_plugins_brain_organ_comes_from_deepbet() -> None:
     """options.organ = { MR = "brain" } bounds findings by deepbet's mask, not by the threshold mask
     that keeps the scalp of a whole-head T1."""
-    from medlens.inference.adapters import deepbet
     from medlens.inference.organs import organ_mask
-    from medlens.inference.runner import RESULT_CACHE, organ_on_model_grid
+    from medlens.inference.runner import ORGAN_MASKS, RESULT_CACHE, organ_on_model_grid
 
     volume = Volume.from_sitk(sitk.ReadImage(str(CH2)), VolumeMeta(modality="MR"))
     reference = sitk.GetArrayFromImage(sitk.ReadImage(str(CH2BET))) > 0
     warnings: list[str] = []
     grid = SimpleNamespace(model=volume.geometry)
     RESULT_CACHE.clear()
-    deepbet.ORGAN_CACHE.clear()
+    ORGAN_MASKS.clear()
     steps: list[tuple[int, int]] = []
     mask = organ_on_model_grid(lesion_seg_manifest(), volume, volume.array, grid, warnings,
                                progress=lambda d, t: steps.append((d, t)))
     assert mask is not None and mask.shape == reference.shape and not warnings
     # deepbet's steps reach the caller's progress bar; the organ stays out of the user's result cache
     assert len(steps) >= 3 and steps[-1][0] == steps[-1][1]
-    assert len(RESULT_CACHE) == 0 and len(deepbet.ORGAN_CACHE) == 1
+    assert len(RESULT_CACHE) == 0 and len(ORGAN_MASKS) == 1
     again = organ_on_model_grid(lesion_seg_manifest(), volume, volume.array, grid, warnings)
     assert again is mask  # the second run of a plugin on this series does not extract the brain again
 

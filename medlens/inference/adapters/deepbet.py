@@ -28,7 +28,6 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from medlens.inference.cache import ResultCache, volume_hash
 from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import parse_manifest
@@ -220,11 +219,6 @@ def _registry() -> PluginRegistry | None:
     return PluginRegistry([e]) if e is not None and e.ok else None
 
 
-# Organ masks for other plugins: a cache of their own (masks are 1 byte a voxel), so that an MR lesion
-# run does not push one of the user's results out of the engine's result cache.
-ORGAN_CACHE = ResultCache(max_entries=2)
-
-
 def brain_mask(
     array: np.ndarray,
     geometry: Geometry,
@@ -236,7 +230,8 @@ def brain_mask(
 
     Why: a plugin with ``options.organ = { MR = "brain" }`` must drop findings in the scalp, orbits
     and skull base; the classical threshold mask cannot tell the scalp from the brain on a whole-head
-    contrast T1 (its bright diploe and fat bridge the skull), deepbet can.
+    contrast T1 (its bright diploe and fat bridge the skull), deepbet can. Not cached here: the
+    engine keeps organ masks per series (``runner.ORGAN_MASKS``) and the training scripts on disk.
     """
     registry = _registry()
     if registry is None:
@@ -244,14 +239,7 @@ def brain_mask(
     from medlens.inference.runner import RunOptions, run_plugin
 
     volume = Volume(np.ascontiguousarray(array, dtype=np.float32), geometry, VolumeMeta(modality="MR"))
-    key = (volume_hash(volume),)
-    if (mask := ORGAN_CACHE.get(key)) is not None:
-        if progress:
-            progress(1, 1)
-        return mask
     result = run_plugin(PLUGIN_ID, volume, RunOptions(use_cache=False), registry=registry, cancel=cancel,
                         progress=progress)
     assert result.label_map is not None
-    mask = np.asarray(result.label_map.array) > 0
-    ORGAN_CACHE.put(key, mask)
-    return mask
+    return np.asarray(result.label_map.array) > 0
