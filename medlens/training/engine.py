@@ -11,6 +11,7 @@ import shutil
 import tempfile
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,12 @@ def registry_for(
     suffix: str = "",
     slice_context: int | None = None,
     saliency: Path | None = None,
+    input_fields: dict[str, Any] | None = None,
 ) -> tuple[PluginRegistry, str]:
     """A registry holding the plugin in ``plugin_dir`` (optionally with other ``weights``, and with
     them another ``slice_context`` for a 2D / 2.5D variant: num_channels follows; ``saliency``: the
-    fold's TorchScript twin, so the engine's gradient saliency runs on the fold too).
+    fold's TorchScript twin, so the engine's gradient saliency runs on the fold too; ``input_fields``:
+    ``[input]`` fields replaced last, e.g. for a 3D patch variant of a 2D plugin).
 
     The fold's manifest is the plugin's parsed ``plugin.toml`` with those fields replaced, validated
     like any manifest; its files are copied to a temporary folder that lives as long as the process.
@@ -55,6 +58,8 @@ def registry_for(
     if slice_context is not None:
         channels = 2 * slice_context + 1 + int(bool(data["input"].get("organ_channel", False)))
         data["input"] = {**data["input"], "num_channels": channels, "slice_context": slice_context}
+    if input_fields:
+        data["input"] = {**data["input"], **input_fields}
     card = data.get("model_card", "MODEL_CARD.md")
     shutil.copy(plugin_dir / card, tmp / card)
     manifest = parse_manifest(data, tmp, f"{plugin_dir.name} fold {suffix}")

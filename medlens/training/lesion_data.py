@@ -153,8 +153,8 @@ def organ_border(a: Anatomy, outside_px: int = 10, inside_px: int = 4) -> np.nda
 @dataclass
 class Crop:
     image: np.ndarray  # (C, H, W) normalised
-    label: np.ndarray  # (H, W) float 0/1
-    weight: np.ndarray  # (H, W) float: 0 on a real (excluded) lesion
+    label: np.ndarray  # (H, W) float 0/1; (C, H, W) for a sampler with ``volume_label``
+    weight: np.ndarray  # like ``label``, float: 0 on a real (excluded) lesion
     present: bool  # a synthetic lesion of at least ``min_pos_px`` pixels lies in the crop
 
 
@@ -171,7 +171,11 @@ def _extract(a: np.ndarray, cy: int, cx: int, size: int, fill: float) -> np.ndar
 
 
 class CropSampler:
-    """Random training crops: ``p_lesion`` of them with one synthetic lesion near the centre."""
+    """Random training crops: ``p_lesion`` of them with one synthetic lesion near the centre.
+
+    ``volume_label``: label and weight every slice of the slab (``2 * context + 1`` slices), for a 3D
+    patch model; otherwise only the centre slice is labelled (2D / 2.5D models).
+    """
 
     def __init__(
         self,
@@ -182,8 +186,10 @@ class CropSampler:
         p_lesion: float = 0.7,
         min_pos_px: int = 5,
         augment: bool = True,
+        volume_label: bool = False,
     ) -> None:
         self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
+        self.volume_label = volume_label
         self.p_lesion, self.min_pos_px, self.augment = p_lesion, min_pos_px, augment
         self.by_mod = {m: [a for a in anatomies if a.modality == m] for m in ("CT", "MR")}
         self.by_mod = {m: v for m, v in self.by_mod.items() if v}
@@ -242,13 +248,17 @@ class CropSampler:
                 slab, organ, a.spacing, a.modality, rng, center=(c + dz, cy, cx),  # type: ignore[arg-type]
                 noise_sd=a.noise_sd, reference=a.reference, radius_mm=radius,
             )
-        label = np.zeros(slab.shape[1:], np.float32)
+        labelled = range(len(zs)) if self.volume_label else (c,)
+        label = np.zeros((len(labelled), *slab.shape[1:]), np.float32)
         if lesion is not None:
-            zi = c - lesion.z0
-            if 0 <= zi < lesion.label.shape[0]:
-                ny, nx = lesion.label.shape[1:]
-                label[lesion.y0 : lesion.y0 + ny, lesion.x0 : lesion.x0 + nx] = lesion.label[zi]
-        weight = (~a.ignore[z]).astype(np.float32)
+            ny, nx = lesion.label.shape[1:]
+            for i, k in enumerate(labelled):
+                zi = k - lesion.z0
+                if 0 <= zi < lesion.label.shape[0]:
+                    label[i, lesion.y0 : lesion.y0 + ny, lesion.x0 : lesion.x0 + nx] = lesion.label[zi]
+        weight = (~a.ignore[zs[list(labelled)]]).astype(np.float32)
+        if not self.volume_label:
+            label, weight = label[0], weight[0]
         size = self.crop
         big = int(size * 1.5) if self.augment else size
         oy, ox = (rng.integers(-size // 3, size // 3 + 1, 2) if lesion is not None else (0, 0))
@@ -285,8 +295,12 @@ class CropSampler:
                                             mode="constant", cval=cval)
 
         out = np.stack([warp(ch, 1, 0.0) for ch in img])
-        lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
-        wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
+        if lab.ndim == 3:  # a labelled slab: each slice
+            lab = (np.stack([warp(sl, 1, 0.0) for sl in lab]) > 0.5).astype(np.float32)
+            wgt = (np.stack([warp(sl, 0, 1.0) for sl in wgt]) > 0.5).astype(np.float32)
+        else:
+            lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
+            wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
         if modality == "MR" and rng.random() < 0.7:
             out = np.clip(out, 0, 1) ** rng.uniform(0.8, 1.25)
         out = out * rng.uniform(0.93, 1.07) + rng.uniform(-0.03, 0.03)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,11 +31,15 @@ FAST_SUBSET = {"lung2": (13, 27), "lung1": (26, 40)}  # slices the tests re-run 
 
 
 def run_model(
-    case: str, weights: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None
+    case: str, weights: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None,
+    input_fields: dict[str, Any] | None = None,
 ) -> tuple[dict, np.ndarray]:
+    """Dice and HD95 of ``weights`` (the shipped model when None) on the real ``case``, through the engine
+    with this plugin's manifest (``context``, ``input_fields``: see ``registry_for``)."""
     from medlens.inference import run_plugin
 
-    reg, pid = registry_for(HERE, weights, suffix=f"fold-{case}" if weights else "", slice_context=context)
+    reg, pid = registry_for(HERE, weights, suffix=f"fold-{case}" if weights else "", slice_context=context,
+                            input_fields=input_fields)
     vol, truth = case_volume(case, z_range)
     result = run_plugin(pid, vol, registry=reg)
     assert result.label_map is not None

@@ -3,6 +3,7 @@
     .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --context 1 --tag _ctx1   # lung1 left out
     .venv/bin/python plugins/lesion_seg/train.py --fold all --context 1 --tag _ctx1     # all anatomy
     .venv/bin/python plugins/lesion_seg/train.py --ensemble                             # model.onnx here
+    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --dims 3 --tag _3d        # 3D patches (study)
 
 Anatomy (DATA.md): pyradiomics lung1/lung2 chest CT, brain1/brain2 T1 MR, Colin27 (mricron-data),
 MNI152 (nilearn). A fold drops its test case entirely; the real lesions of the remaining cases are
@@ -27,7 +28,7 @@ import torch.nn.functional as F  # noqa: N812
 from medlens.training import lesion_data as L  # noqa: N812
 from medlens.training import members
 from medlens.training.export import export_onnx, sha256_of, stamp_sha256
-from medlens.training.nets import UNet2d
+from medlens.training.nets import UNet2d, UNet3dAniso
 
 HERE = Path(__file__).resolve().parent
 SEED = 1234
@@ -39,7 +40,11 @@ def anatomy_for(fold: str) -> list[L.Anatomy]:
 
 
 def to_tensors(crops: list[L.Crop]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, C, H, W) slices with their neighbours as channels, or (N, 1, Z, H, W) for 3D patches (crops
+    whose label covers every slice); labels and weights (N, 1, [Z,] H, W)."""
     x = torch.from_numpy(np.stack([c.image for c in crops]))
+    if crops[0].label.ndim == 3:
+        x = x[:, None]
     y = torch.from_numpy(np.stack([c.label for c in crops]))[:, None]
     w = torch.from_numpy(np.stack([c.weight for c in crops]))[:, None]
     return x, y, w
@@ -72,15 +77,19 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
-    seed: int = SEED,
+    seed: int = SEED, dims: int = 2,
 ) -> dict:
+    """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
+    (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
-    sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context)
+    volume = dims == 3
+    sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
+                            volume_label=volume)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
-                                augment=False)
+                                augment=False, volume_label=volume)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
-    model = UNet2d(in_ch=2 * context + 1, base=base)
+    model = UNet3dAniso(base=base) if volume else UNet2d(in_ch=2 * context + 1, base=base)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     best, best_state, log = -1.0, None, []
@@ -103,10 +112,14 @@ def train(
     model.load_state_dict(best_state)
     model.eval()
     torch.save(best_state, members.folds_dir() / f"seg_{fold}{tag}.state.pt")  # the classifier is built on it
-    sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
-                      spatial_output=True)
+    if volume:  # fixed patches: the engine's 3D sliding window hands it (2 * context + 1, crop, crop)
+        sha = export_onnx(model, torch.zeros(1, 1, 2 * context + 1, crop, crop), out, dynamic_hw=False,
+                          spatial_output=True)
+    else:
+        sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
+                          spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
-            "seed": seed,
+            "seed": seed, "dims": dims,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -143,6 +156,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tag", default="")
     ap.add_argument("--seed", type=int, default=SEED, help="weights and crops (validation crops stay fixed)")
+    ap.add_argument("--dims", type=int, default=2, choices=[2, 3],
+                    help="3: a 3D patch U-Net on 2 * context + 1 slices, all labelled (a study; not shipped)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS), help="members' tags for --ensemble")
@@ -154,7 +169,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
-                 args.seed)
+                 args.seed, args.dims)
     print(json.dumps(info))
 
 

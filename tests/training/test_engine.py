@@ -22,3 +22,12 @@ def test_a_fold_carries_its_own_weights_context_and_saliency_twin() -> None:
     assert folder is not None and (folder / m.extra_weights["saliency"].file).is_file()
     bare, bare_id = registry_for(CLS, onnx, suffix="fold-y")
     assert "saliency" not in bare.manifest(bare_id).extra_weights  # no twin named: none claimed
+
+
+def test_input_fields_make_a_3d_patch_variant_of_a_2d_plugin() -> None:
+    seg = CLS.parent / "lesion_seg"
+    fields = {"dims": 3, "spacing": [1.0, 1.0, 5.0], "spatial_shape": [5, 96, 96]}
+    reg, pid = registry_for(seg, seg / "model.onnx", suffix="dims3", slice_context=0, input_fields=fields)
+    m = reg.manifest(pid)
+    assert m.input.dims == 3 and m.input.num_channels == 1 and m.input.slice_context == 0
+    assert m.input.spacing == (1.0, 1.0, 5.0) and m.input.spatial_shape == (5, 96, 96)

@@ -43,3 +43,36 @@ def test_ct_crops_keep_the_volumes_own_percentiles() -> None:
     ct = _anatomy("CT")
     sampler = L.CropSampler([ct], np.random.default_rng(0), p_lesion=1.0, augment=False)
     np.testing.assert_array_equal(sampler._normalize(ct, ct.image), ct.normalize(ct.image))
+
+
+def test_a_3d_patch_labels_every_slice_with_the_same_draws() -> None:
+    """``volume_label``: label and weight for each slice of the slab (a 3D patch model); the centre
+    slice's label is the one the slice-wise sampler gives for the same random draws."""
+    ct = _anatomy("CT")
+    ct.ignore[4, 30:34, 30:34] = True  # a "real lesion" on one slice: zero weight there only
+    flat = L.CropSampler([ct], np.random.default_rng(5), crop=32, context=2, p_lesion=1.0, augment=False)
+    slab = L.CropSampler([ct], np.random.default_rng(5), crop=32, context=2, p_lesion=1.0, augment=False,
+                         volume_label=True)
+    for _ in range(6):
+        a, b = flat.sample(), slab.sample()
+        assert a.label.shape == (32, 32) and b.label.shape == b.weight.shape == (5, 32, 32)
+        np.testing.assert_array_equal(b.image, a.image)
+        np.testing.assert_array_equal(b.label[2], a.label)
+        np.testing.assert_array_equal(b.weight[2], a.weight)
+    labelled = [int((slab.sample().label.sum(axis=(1, 2)) > 0).sum()) for _ in range(20)]
+    assert max(labelled) >= 2  # lesions span slices: more than the centre is labelled
+
+
+def test_the_3d_patch_unet_keeps_slices_and_pools_in_plane_only() -> None:
+    import torch
+
+    from medlens.training.nets import UNet3dAniso
+
+    torch.manual_seed(0)
+    net = UNet3dAniso(base=4).eval()
+    for z in (1, 5, 7):
+        x = torch.rand(2, 1, z, 32, 40)
+        assert net(x).shape == (2, 1, z, 32, 40)
+    x = torch.rand(1, 1, 5, 32, 32, requires_grad=True)
+    net(x)[0, 0, 0, 16, 16].backward()  # the first slice's output sees the next slices (3D), in-plane far
+    assert x.grad is not None and x.grad[0, 0, 1:4].abs().sum() > 0
