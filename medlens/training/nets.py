@@ -7,6 +7,8 @@ sliding windows; the classifier and the denoiser are fully convolutional with no
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -22,33 +24,29 @@ def _block(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class UNet2d(nn.Module):
-    """A plain 2D U-Net (``depth`` poolings); input sides must be multiples of ``2**depth``.
+class _UNet(nn.Module):
+    """The U-Net both shapes share; ``block``, ``up`` and ``conv1`` make one shape's layers (the
+    2D and the 3D patch network differ in nothing else)."""
 
-    Returns one logit map per output channel (sigmoid is applied by the engine). ``prior`` is the
-    initial foreground probability: starting the output bias at logit(prior) instead of 0 spares
-    the hundreds of CPU steps a network otherwise spends learning that lesions are rare (the
-    focal-loss initialisation of Lin et al. 2017).
-    """
-
-    def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 16, depth: int = 3,
-                 prior: float = 0.02) -> None:
+    def __init__(self, in_ch: int, out_ch: int, base: int, depth: int, prior: float,
+                 block: Callable[[int, int], nn.Module], up: Callable[[int, int], nn.Module],
+                 conv1: Callable[[int, int], nn.Module], pool: nn.Module) -> None:
         super().__init__()
         chans = [base * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList()
         c = in_ch
         for ch in chans[:-1]:
-            self.down.append(_block(c, ch))
+            self.down.append(block(c, ch))
             c = ch
-        self.bottom = _block(chans[-2], chans[-1])
+        self.bottom = block(chans[-2], chans[-1])
         self.up = nn.ModuleList()
         self.dec = nn.ModuleList()
         for ch in reversed(chans[:-1]):
-            self.up.append(nn.ConvTranspose2d(ch * 2, ch, 2, stride=2))
-            self.dec.append(_block(ch * 2, ch))
-        self.head = nn.Conv2d(chans[0], out_ch, 1)
+            self.up.append(up(ch * 2, ch))
+            self.dec.append(block(ch * 2, ch))
+        self.head = conv1(chans[0], out_ch)
         nn.init.constant_(self.head.bias, float(torch.logit(torch.tensor(prior))))
-        self.pool = nn.MaxPool2d(2)
+        self.pool = pool
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         skips = []
@@ -60,6 +58,22 @@ class UNet2d(nn.Module):
         for up, dec, skip in zip(self.up, self.dec, reversed(skips), strict=True):
             x = dec(torch.cat([up(x), skip], dim=1))
         return self.head(x)
+
+
+class UNet2d(_UNet):
+    """A plain 2D U-Net (``depth`` poolings); input sides must be multiples of ``2**depth``.
+
+    Returns one logit map per output channel (sigmoid is applied by the engine). ``prior`` is the
+    initial foreground probability: starting the output bias at logit(prior) instead of 0 spares
+    the hundreds of CPU steps a network otherwise spends learning that lesions are rare (the
+    focal-loss initialisation of Lin et al. 2017).
+    """
+
+    def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 16, depth: int = 3,
+                 prior: float = 0.02) -> None:
+        super().__init__(in_ch, out_ch, base, depth, prior, _block,
+                         lambda cin, cout: nn.ConvTranspose2d(cin, cout, 2, stride=2),
+                         lambda cin, cout: nn.Conv2d(cin, cout, 1), nn.MaxPool2d(2))
 
 
 def _block3d(cin: int, cout: int) -> nn.Sequential:
@@ -75,7 +89,7 @@ def _block3d(cin: int, cout: int) -> nn.Sequential:
     )
 
 
-class UNet3dAniso(nn.Module):
+class UNet3dAniso(_UNet):
     """A 3D U-Net for thick-slice patches (z, y, x): it pools in-plane only.
 
     Why anisotropic: the real cases have 5-6.5 mm slices and 1 mm pixels, so a patch of a few slices
@@ -87,33 +101,9 @@ class UNet3dAniso(nn.Module):
 
     def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 8, depth: int = 3,
                  prior: float = 0.02) -> None:
-        super().__init__()
-        chans = [base * 2**i for i in range(depth + 1)]
-        self.down = nn.ModuleList()
-        c = in_ch
-        for ch in chans[:-1]:
-            self.down.append(_block3d(c, ch))
-            c = ch
-        self.bottom = _block3d(chans[-2], chans[-1])
-        self.up = nn.ModuleList()
-        self.dec = nn.ModuleList()
-        for ch in reversed(chans[:-1]):
-            self.up.append(nn.ConvTranspose3d(ch * 2, ch, (1, 2, 2), stride=(1, 2, 2)))
-            self.dec.append(_block3d(ch * 2, ch))
-        self.head = nn.Conv3d(chans[0], out_ch, 1)
-        nn.init.constant_(self.head.bias, float(torch.logit(torch.tensor(prior))))
-        self.pool = nn.MaxPool3d((1, 2, 2))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips = []
-        for block in self.down:
-            x = block(x)
-            skips.append(x)
-            x = self.pool(x)
-        x = self.bottom(x)
-        for up, dec, skip in zip(self.up, self.dec, reversed(skips), strict=True):
-            x = dec(torch.cat([up(x), skip], dim=1))
-        return self.head(x)
+        super().__init__(in_ch, out_ch, base, depth, prior, _block3d,
+                         lambda cin, cout: nn.ConvTranspose3d(cin, cout, (1, 2, 2), stride=(1, 2, 2)),
+                         lambda cin, cout: nn.Conv3d(cin, cout, 1), nn.MaxPool3d((1, 2, 2)))
 
 
 class MeanLogits(nn.Module):

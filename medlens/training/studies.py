@@ -1,8 +1,9 @@
-"""What the synthetic-volume studies share: their command line and their volumes.
+"""What the synthetic-volume studies share: their command line, their volumes and their rule.
 
-Why: post-processing and slice-head choices (``component_rule.py``, ``end_slices.py``,
-``organ_bound.py``, ``tta_study.py``) are decided on synthetic whole volumes built from each fold's
-*own training anatomy*, never on the real test cases. Building those volumes and reading the options
+Why: post-processing, slice-head and saliency choices (``component_rule.py``, ``end_slices.py``,
+``organ_bound.py``, ``tta_study.py``, ``dims_study.py``, ``ig_baseline.py``, ``gradcam_layer.py``) are
+decided on synthetic whole volumes built from each fold's *own training anatomy*, never on the real
+test cases. Building those volumes and reading the options
 the same way in every study keeps the protocol one protocol.
 """
 
@@ -10,12 +11,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 
-from medlens.training import baseline, lesion_data, members
+from medlens.training import baseline, lesion_data, members, sources
 
 
 def fold_anatomy(fold: str) -> list[lesion_data.Anatomy]:
@@ -56,3 +60,51 @@ def script_module(path: Path) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def choose_over_folds(study: Callable[[str], dict], current: str, candidates: Sequence[str]) -> dict:
+    """Run ``study`` on every fold and apply the rule the pointing studies set before running: the
+    candidate pointing best pooled over the four folds replaces ``current`` when it points better
+    pooled and in at least three folds (a tie is not a win).
+
+    ``study(fold)`` returns a dict with ``pointing`` (share of hits per variant) and ``_hits`` (the hits
+    themselves, per variant, pooled here). Returns the folds, the pooled shares, the best candidate,
+    the folds where it wins and the variant to adopt.
+    """
+    folds: dict[str, dict] = {}
+    pooled: dict[str, list[bool]] = {}
+    for case in sources.CASES:
+        r = study(case)
+        for k, v in r.pop("_hits").items():
+            pooled.setdefault(k, []).extend(v)
+        folds[case] = r
+        print(case, json.dumps(r), flush=True)
+    mean = {k: round(float(np.mean(v)), 3) for k, v in pooled.items()}
+    best = max(candidates, key=lambda k: mean[k])
+    wins = sum(f["pointing"][best] > f["pointing"][current] for f in folds.values())
+    adopt = best if mean[best] > mean[current] and wins >= 3 else current
+    return {"folds": folds, "pooled": mean, "best": best, "folds_where_it_wins": wins, "adopt": adopt}
+
+
+def fold_classifier(plugin_dir: Path, fold: str, tags: tuple[str, ...]) -> Any:
+    """``fold``'s slice classifier network as the plugin builds it (``train.SliceScore`` on the fold's
+    U-Nets, with the organ channel), in eval mode: what the pointing studies explain."""
+    train = script_module(plugin_dir / "train.py")
+    return train.SliceScore(members.mean_unet((fold,), tags), organ_channel=True).eval()
+
+
+def lesion_slice_inputs(
+    plugin_dir: Path, fold: str, per_modality: int, seed: int, context: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Every slice with >= 5 px of synthetic lesion in ``fold``'s volumes (``fold_volumes``) as the
+    classifier's input ``(1, C, H, W)`` float32 - the slice, ``context`` neighbours each side and the
+    organ mask the engine gives the plugin - with the slice's lesion mask."""
+    from medlens.training.engine import engine_organ
+
+    for a, img, lab in fold_volumes(fold, per_modality, seed):
+        organ = engine_organ(plugin_dir, img, a.spacing, a.modality)
+        norm = a.normalize(img)
+        nz = norm.shape[0]
+        for z in np.flatnonzero(lab.sum(axis=(1, 2)) >= 5):
+            x = np.concatenate([norm[lesion_data.context_slices(int(z), context, nz)], organ[z][None]])[None]
+            yield np.ascontiguousarray(x, np.float32), lab[z]

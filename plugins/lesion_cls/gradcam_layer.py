@@ -32,9 +32,7 @@ import torch
 
 from medlens.inference.saliency.gradcam import grad_cam
 from medlens.inference.saliency.methods import Target, make_reduce
-from medlens.training import lesion_data as L  # noqa: N812
-from medlens.training import members, sources, studies
-from medlens.training.engine import engine_organ
+from medlens.training import members, studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 4354  # not a training, validation or other study seed
@@ -52,43 +50,28 @@ def layers_of(name: str, n_members: int) -> list[str]:
 
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
-    train = studies.script_module(HERE / "train.py")
-    context = members.context_of(fold, tags)
-    net = train.SliceScore(members.mean_unet((fold,), tags), organ_channel=True).eval()
+    net = studies.fold_classifier(HERE, fold, tags)
     reduce = make_reduce(Target("classification", 0, "sigmoid"))
     hits: dict[str, list[bool]] = {k: [] for k in CANDIDATES}
     empty = dict.fromkeys(CANDIDATES, 0)
-    for a, img, lab in studies.fold_volumes(fold, per_modality, SEED):
-        organ = engine_organ(HERE, img, a.spacing, a.modality)
-        norm = a.normalize(img)
-        nz = norm.shape[0]
-        for z in np.flatnonzero(lab.sum(axis=(1, 2)) >= 5):
-            x = np.concatenate([norm[L.context_slices(int(z), context, nz)], organ[z][None]])[None]
-            x = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-            for name in CANDIDATES:
-                amap = sum(grad_cam(net, layer, x, reduce)[0][0].numpy()
-                           for layer in layers_of(name, len(tags)))
-                empty[name] += int(amap.max() <= 0)
-                hits[name].append(bool(lab[z].flat[int(np.argmax(amap))]))
+    context = members.context_of(fold, tags)
+    for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, context):
+        for name in CANDIDATES:
+            amap = sum(grad_cam(net, layer, torch.from_numpy(x), reduce)[0][0].numpy()
+                       for layer in layers_of(name, len(tags)))
+            empty[name] += int(amap.max() <= 0)
+            hits[name].append(bool(lesion.flat[int(np.argmax(amap))]))
     pointing = {k: round(float(np.mean(v)), 3) for k, v in hits.items()}
     return {"slices": len(hits[CURRENT]), "pointing": pointing, "empty_maps": empty, "_hits": hits}
 
 
 def main() -> None:
     args = studies.study_args(__doc__, threads=2)
-    folds, pooled = {}, {k: [] for k in CANDIDATES}
-    for case in sources.CASES:
-        r = study(case, args.per_modality, tuple(args.tags))
-        for k, v in r.pop("_hits").items():
-            pooled[k] += v
-        folds[case] = r
-        print(case, json.dumps(r), flush=True)
-    mean = {k: round(float(np.mean(v)), 3) for k, v in pooled.items()}
-    best = max((k for k in CANDIDATES if k != CURRENT), key=lambda k: mean[k])
-    wins = sum(f["pointing"][best] > f["pointing"][CURRENT] for f in folds.values())
-    out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": folds,
-           "pooled": mean, "best_candidate": best, "folds_where_it_wins": wins,
-           "adopt": best if mean[best] > mean[CURRENT] and wins >= 3 else CURRENT}
+    r = studies.choose_over_folds(lambda case: study(case, args.per_modality, tuple(args.tags)), CURRENT,
+                                  [k for k in CANDIDATES if k != CURRENT])
+    out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": r["folds"],
+           "pooled": r["pooled"], "best_candidate": r["best"],
+           "folds_where_it_wins": r["folds_where_it_wins"], "adopt": r["adopt"]}
     (HERE / "gradcam_layer.json").write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("pooled", "best_candidate", "folds_where_it_wins", "adopt")}))
 

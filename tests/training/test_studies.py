@@ -1,0 +1,29 @@
+"""The rule the pointing studies share (``studies.choose_over_folds``), set before each was run."""
+
+from __future__ import annotations
+
+from medlens.training import sources, studies
+
+
+def _study(hits: dict[str, dict[str, int]]):
+    """A fake fold study: ``hits[variant][fold]`` of 10 slices point inside the lesion."""
+
+    def run(fold: str) -> dict:
+        per = {k: [True] * v[fold] + [False] * (10 - v[fold]) for k, v in hits.items()}
+        return {"pointing": {k: sum(v) / 10 for k, v in per.items()}, "_hits": per}
+
+    return run
+
+
+def test_a_candidate_must_win_pooled_and_in_three_folds() -> None:
+    a, b, c, d = sources.CASES
+    current = {a: 5, b: 5, c: 5, d: 5}
+    three = {a: 6, b: 6, c: 6, d: 5}  # better in three folds, a tie in the fourth: adopted
+    two = {a: 9, b: 9, c: 5, d: 4}  # better pooled, but in two folds only: not adopted
+    r = studies.choose_over_folds(_study({"now": current, "three": three}), "now", ["three"])
+    assert r["adopt"] == "three" and r["folds_where_it_wins"] == 3 and r["pooled"]["three"] == 0.575
+    r = studies.choose_over_folds(_study({"now": current, "two": two}), "now", ["two"])
+    assert r["pooled"]["two"] > r["pooled"]["now"] and r["folds_where_it_wins"] == 2 and r["adopt"] == "now"
+    both = _study({"now": current, "two": two, "three": three})
+    r = studies.choose_over_folds(both, "now", ["two", "three"])
+    assert r["best"] == "two" and r["adopt"] == "now"  # the best pooled is the one judged
