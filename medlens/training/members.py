@@ -38,6 +38,8 @@ def info(name: str, tag: str) -> dict:
 def load_unet(name: str, tag: str) -> UNet2d:
     """Member ``seg_{name}{tag}`` in eval mode (its shape from its training record)."""
     rec = info(name, tag)
+    if int(rec.get("dims", 2)) != 2:
+        raise ValueError(f"seg_{name}{tag} is a 3D patch network (dims_study.py), not a slice-wise member")
     net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1, base=int(rec["base"]))
     net.load_state_dict(torch.load(folds_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
     return net.eval()

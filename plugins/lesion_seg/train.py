@@ -3,7 +3,8 @@
     .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --context 1 --tag _ctx1   # lung1 left out
     .venv/bin/python plugins/lesion_seg/train.py --fold all --context 1 --tag _ctx1     # all anatomy
     .venv/bin/python plugins/lesion_seg/train.py --ensemble                             # model.onnx here
-    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --dims 3 --tag _3d        # 3D patches (study)
+    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --dims 3 --context 2 --batch 4 --tag _3d
+                                                                  # 3D patches of 5 slices (dims_study.py)
 
 Anatomy (DATA.md): pyradiomics lung1/lung2 chest CT, brain1/brain2 T1 MR, Colin27 (mricron-data),
 MNI152 (nilearn). A fold drops its test case entirely; the real lesions of the remaining cases are
