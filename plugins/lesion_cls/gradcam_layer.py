@@ -57,8 +57,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     context = members.context_of(fold, tags)
     for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, context):
         for name in CANDIDATES:
-            amap = sum(grad_cam(net, layer, torch.from_numpy(x), reduce)[0][0].numpy()
-                       for layer in layers_of(name, len(tags)))
+            amap = grad_cam(net, layers_of(name, len(tags)), torch.from_numpy(x), reduce)[0][0].numpy()
             empty[name] += int(amap.max() <= 0)
             hits[name].append(bool(lesion.flat[int(np.argmax(amap))]))
     pointing = {k: round(float(np.mean(v)), 3) for k, v in hits.items()}

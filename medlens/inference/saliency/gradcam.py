@@ -16,7 +16,7 @@ nodes are not on the top level of the inlined graph); :class:`InferenceError` sa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from medlens.inference.errors import InferenceError
@@ -133,37 +133,53 @@ def _last_node_of(graph: Any, levels: list[tuple[Piece, int]]) -> Any:
     return last
 
 
-def split_at_layer(module: Any, layer: str) -> Callable[[Any], tuple[Any, Any]]:
-    """``f(x) -> (network output, activations of layer)`` for a ScriptModule (see module docstring)."""
+def split_at_layers(module: Any, layers: Sequence[str]) -> Callable[[Any], tuple[Any, tuple[Any, ...]]]:
+    """``f(x) -> (network output, activations of each layer)`` for a ScriptModule (see module
+    docstring): one forward pass however many layers are asked for (an ensemble's members)."""
     import torch
 
     try:
         graph = module.forward.graph.copy()
     except AttributeError as exc:
         raise InferenceError("GradCAM graph split needs a TorchScript module") from exc
-    levels = _locate_call(module, "forward", layer.split("."))
+    located = [(layer, _locate_call(module, "forward", layer.split("."))) for layer in layers]
     torch._C._jit_pass_inline(graph)
-    last = _last_node_of(graph, levels) if levels else None
-    if last is None:
-        names = sorted({p for p in (_module_path(n) for n in graph.nodes()) if p})
-        hint = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
-        raise InferenceError(
-            f"saliency target layer {layer!r} is not a module called on the top level of the TorchScript "
-            f"graph (modules seen, containers left out: {hint or 'none'})"
-        )
+    lasts = []
+    for layer, levels in located:
+        last = _last_node_of(graph, levels) if levels else None
+        if last is None:
+            names = sorted({p for p in (_module_path(n) for n in graph.nodes()) if p})
+            hint = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+            raise InferenceError(
+                f"saliency target layer {layer!r} is not a module called on the top level of the "
+                f"TorchScript graph (modules seen, containers left out: {hint or 'none'})"
+            )
+        lasts.append(last.output())
     outputs = list(graph.outputs())
     if len(outputs) != 1:
         raise InferenceError("GradCAM graph split expects a network with one output")
-    pair = graph.create("prim::TupleConstruct", [outputs[0], last.output()])
-    graph.appendNode(pair)
-    pair.output().setType(torch._C.TupleType([outputs[0].type(), last.output().type()]))
+    values = [outputs[0], *lasts]
+    pack = graph.create("prim::TupleConstruct", values)
+    graph.appendNode(pack)
+    pack.output().setType(torch._C.TupleType([v.type() for v in values]))
     graph.eraseOutput(0)
-    graph.registerOutput(pair.output())
+    graph.registerOutput(pack.output())
     fn = torch._C._create_function_from_graph("medlens_gradcam_split", graph)
     owner = module._c
 
+    def run(x: Any) -> tuple[Any, tuple[Any, ...]]:
+        out, *acts = fn(owner, x)
+        return out, tuple(acts)
+
+    return run
+
+
+def split_at_layer(module: Any, layer: str) -> Callable[[Any], tuple[Any, Any]]:
+    """``f(x) -> (network output, activations of layer)``: :func:`split_at_layers` for one layer."""
+    split = split_at_layers(module, [layer])
+
     def run(x: Any) -> tuple[Any, Any]:
-        out, act = fn(owner, x)
+        out, (act,) = split(x)
         return out, act
 
     return run
@@ -178,29 +194,37 @@ def _module_layer(module: Any, layer: str) -> Any:
     return target
 
 
-def grad_cam(module: Any, layer: str, x: Any, reduce: Callable[[Any], Any]) -> tuple[Any, Any]:
+def grad_cam(
+    module: Any, layer: str | Sequence[str], x: Any, reduce: Callable[[Any], Any]
+) -> tuple[Any, Any]:
     """GradCAM of ``reduce(module(x))`` (one scalar per sample) at ``layer``, upsampled to ``x``.
+    Several layers (an ensemble's members, one block each): the sum of their maps, each weighted by
+    the gradient of the one score, from one forward pass on a ScriptModule.
 
     Returns (map ``(N, *spatial)`` float tensor >= 0, scores ``(N,)``).
     """
     import torch
 
-    if isinstance(module, torch.jit.ScriptModule):
-        out, act = split_at_layer(module, layer)(x)
-    else:  # a plain nn.Module: captum's hook-based implementation
+    layers = [layer] if isinstance(layer, str) else list(layer)
+    shape = tuple(x.shape[2:])
+    if not isinstance(module, torch.jit.ScriptModule):  # a plain nn.Module: captum's hook-based one
         from captum.attr import LayerGradCam
 
-        cam = LayerGradCam(lambda t: reduce(module(t)), _module_layer(module, layer))
-        maps = cam.attribute(x, relu_attributions=True)
+        total = 0
+        for name in layers:
+            cam = LayerGradCam(lambda t: reduce(module(t)), _module_layer(module, name))
+            total = total + to_input_grid(cam.attribute(x, relu_attributions=True), shape)
         with torch.no_grad():
             scores = reduce(module(x))
-        return to_input_grid(maps, tuple(x.shape[2:]))[:, 0].detach(), scores.detach()
+        return total[:, 0].detach(), scores.detach()
+    out, acts = split_at_layers(module, layers)(x)
     scores = reduce(out)
-    (grads,) = torch.autograd.grad(scores.sum(), act)
-    dims = tuple(range(2, act.ndim))
-    weights = grads.mean(dim=dims, keepdim=True)
-    maps = torch.relu((weights * act).sum(dim=1, keepdim=True))
-    return to_input_grid(maps, tuple(x.shape[2:]))[:, 0].detach(), scores.detach()
+    grads = torch.autograd.grad(scores.sum(), acts)
+    total = 0
+    for act, grad in zip(acts, grads, strict=True):
+        weights = grad.mean(dim=tuple(range(2, act.ndim)), keepdim=True)
+        total = total + to_input_grid(torch.relu((weights * act).sum(dim=1, keepdim=True)), shape)
+    return total[:, 0].detach(), scores.detach()
 
 
 def to_input_grid(maps: Any, shape: tuple[int, ...]) -> Any:

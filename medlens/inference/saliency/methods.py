@@ -158,10 +158,8 @@ def attribute(
         layers = [layer] if isinstance(layer, str) else list(layer or ())
         if not layers:
             raise InferenceError("GradCAM needs saliency_target_layer in the plugin manifest")
-        # several layers (an ensemble's members): the sum of their maps, each weighted by the gradient
-        # of the one score
-        total = sum(grad_cam(module, name, x, reduce)[0][0] for name in layers)
-        return total.numpy().astype(np.float32)
+        maps, _ = grad_cam(module, layers, x, reduce)  # several layers: their maps summed
+        return maps[0].numpy().astype(np.float32)
     if method == "occlusion":
         from captum.attr import Occlusion
 
