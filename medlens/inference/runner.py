@@ -401,6 +401,8 @@ def organ_on_model_grid(
 
     The brain comes from deepbet when it is installed (a pretrained brain extraction); otherwise from
     the classical threshold mask, with a warning that it is crude (it keeps the scalp of a contrast T1).
+    Masks are kept in :data:`ORGAN_MASKS` (keyed by organ, voxels and grid); a hit repeats the notes
+    the first computation made.
     """
     modality = organ_modality(m, volume, array)
     if m.options.organ and len(m.input.modality) > 1 and modality != (volume.meta.modality or "").upper():
@@ -411,25 +413,6 @@ def organ_on_model_grid(
     name = m.options.organ.get(modality)
     if not name:
         return None
-    mask = _cached_organ_mask(name, array, grid, warnings, cancel, progress)
-    if not mask.any():
-        warnings.append(
-            f"no {name} found in this series: plugin {m.id} looks for findings only there, so it "
-            "reports none (is this the body part it was made for?)"
-        )
-    return mask
-
-
-def _cached_organ_mask(
-    name: str,
-    array: np.ndarray,
-    grid: Any,
-    warnings: list[str],
-    cancel: threading.Event | None,
-    progress: ProgressFn | None,
-) -> np.ndarray:
-    """:func:`_organ_mask` through :data:`ORGAN_MASKS` (keyed by organ, voxels and grid); a hit
-    repeats the notes the first computation made."""
     key = (name, volume_hash(Volume(np.ascontiguousarray(array, np.float32), grid.model)))
     if (hit := ORGAN_MASKS.get(key)) is not None:
         mask, notes = hit
@@ -441,6 +424,11 @@ def _cached_organ_mask(
         notes = tuple(found)
         ORGAN_MASKS.put(key, (mask, notes))
     warnings.extend(n for n in notes if n not in warnings)
+    if not mask.any():
+        warnings.append(
+            f"no {name} found in this series: plugin {m.id} looks for findings only there, so it "
+            "reports none (is this the body part it was made for?)"
+        )
     return mask
 
 
