@@ -11,7 +11,7 @@ Modules:
 * :mod:`~medlens.training.lesions` - synthetic lesion insertion into real anatomy;
 * :mod:`~medlens.training.noise` - simulated low-dose CT and Rician MR noise;
 * :mod:`~medlens.training.metrics` - Dice, HD95, AUC + bootstrap CI, ECE, PSNR, SSIM;
-* :mod:`~medlens.training.nets` - the small networks (U-Net, slice classifier, DnCNN);
+* :mod:`~medlens.training.nets` - the small networks (U-Nets, slice classifier, denoisers);
 * :mod:`~medlens.training.export` - ONNX export with its sha256.
 
 Nothing here downloads anything: every source is a file installed by pip or apt.

@@ -1,4 +1,4 @@
-"""Train the blind CT/MR denoiser (DnCNN-like) on clean real volumes with simulated noise.
+"""Train the blind CT/MR denoiser (residual U-Net) on clean real volumes with simulated noise.
 
 Data (DATA.md, all installed offline), split by volume:
   train  CT: pyradiomics lung1 (48 slices) + pydicom-data head CT slice 693;
@@ -11,10 +11,10 @@ a patch without added noise learns to remove that too and then damages a normal-
 0 teaches it to take an image back to a normal-dose appearance and to leave one that already has it.
 Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engine computes it.
 
-    .venv/bin/python plugins/denoise/train.py [--steps 1500] [--threads 1]
+    .venv/bin/python plugins/denoise/train.py [--arch unet] [--steps 1500] [--threads 1]
 
-The shipped weights are three phases (MODEL_CARD.md, "Reproduce"): 1 200 steps with the earlier noise
-floor (``--ct-sd 10 80 --mr-sigma 0.01 0.08``), then twice 2 400 steps from 0 (``--init``, ``--by-slices``).
+The shipped weights (version 0.3, ``--arch unet``) and the commands that made them are in MODEL_CARD.md,
+"Reproduce"; so are those of the DnCNN of versions 0.1-0.2 (``--arch dncnn``).
 ``--holdout`` keeps every sixth slice of lung1 / brain1 out of training and reports PSNR on them: the
 validation set for choosing between versions without looking at the test volumes
 (``--validate-only WEIGHTS`` scores existing weights on it).
@@ -32,7 +32,7 @@ import torch
 
 from medlens.training import noise, sources
 from medlens.training.export import export_onnx, stamp_sha256
-from medlens.training.nets import DnCNN, FFDNetBlind
+from medlens.training.nets import DnCNN, FFDNetBlind, UNetDenoiser
 
 HERE = Path(__file__).resolve().parent
 TRAIN_CT = ("lung1", "headct693")
@@ -122,8 +122,11 @@ class PatchSampler:
 
 
 def build(arch: str) -> torch.nn.Module:
-    """``dncnn``: the shipped network (0.1-0.2); ``ffdnet``: the half-resolution variant with a
-    whole-slice noise branch (``FFDNetBlind``), tried and not shipped (MODEL_CARD.md)."""
+    """``unet``: the shipped network (0.3, ``UNetDenoiser``); ``dncnn``: that of versions 0.1-0.2;
+    ``ffdnet``: the half-resolution variant with a whole-slice noise branch (``FFDNetBlind``), tried
+    and not shipped (MODEL_CARD.md)."""
+    if arch == "unet":
+        return UNetDenoiser(base=32)
     return DnCNN(depth=8, width=32) if arch == "dncnn" else FFDNetBlind(depth=12, width=48)
 
 
@@ -167,8 +170,8 @@ def main() -> None:
     ap.add_argument("--max-lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--by-slices", action="store_true")
-    ap.add_argument("--arch", choices=("dncnn", "ffdnet"), default="dncnn",
-                    help="dncnn: the shipped network; ffdnet: the FFDNet-like variant tried for 0.3 (card)")
+    ap.add_argument("--arch", choices=("unet", "dncnn", "ffdnet"), default="unet",
+                    help="unet: shipped (0.3); dncnn: versions 0.1-0.2; ffdnet: tried, not shipped")
     ap.add_argument("--holdout", action="store_true",
                     help="keep lung1/brain1 slices z %% 6 == 3 out of training and report PSNR on them")
     ap.add_argument("--validate-only", type=Path, default=None, metavar="STATE_DICT",
