@@ -219,7 +219,7 @@ class UNetDenoiser(nn.Module):
     Why: on CT the DnCNN of versions 0.1-0.2 (17 x 17 px receptive field) removed only about half of
     80 HU of correlated noise in soft tissue, where oracle non-local means removed two thirds
     (plugins/denoise/MODEL_CARD.md). Band-passed CT noise needs averaging over a wider area than
-    17 px; pooling twice widens the view to ~70 px for about 1.7x the DnCNN's time per step.
+    17 px; pooling twice widens the view to ~55 px for about 1.8x the DnCNN's time per step.
     Batch norm as in DnCNN: without it the network stayed at the identity for 300 steps.
     Any slice size: pooling rounds up and each upsampling is resized to its skip's exact size.
     """
