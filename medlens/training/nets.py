@@ -13,15 +13,13 @@ import torch
 from torch import nn
 
 
+def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
+    """The 2D unit every network here is built of: 3 x 3 convolution, batch norm, ReLU."""
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
 def _block(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
-        nn.BatchNorm2d(cout),
-        nn.ReLU(inplace=True),
-    )
+    return nn.Sequential(*_conv_bn_relu(cin, cout), *_conv_bn_relu(cout, cout))
 
 
 class _UNet(nn.Module):
@@ -157,8 +155,7 @@ def _plain_body(cin: int, width: int, depth: int, cout: int) -> nn.Sequential:
     """DnCNN's stack: conv + ReLU, ``depth - 2`` x (conv, batch norm, ReLU), conv to ``cout``."""
     layers: list[nn.Module] = [nn.Conv2d(cin, width, 3, padding=1), nn.ReLU(inplace=True)]
     for _ in range(depth - 2):
-        layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                   nn.ReLU(inplace=True)]
+        layers += _conv_bn_relu(width, width)
     layers.append(nn.Conv2d(width, cout, 3, padding=1))
     return nn.Sequential(*layers)
 
@@ -209,10 +206,6 @@ class FFDNetBlind(nn.Module):
         return x - est[..., :h, :w]
 
 
-def _conv_bn_relu(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
 class UNetDenoiser(nn.Module):
     """Residual multi-scale denoiser: a two-level U-Net that predicts the noise and subtracts it.
 
@@ -228,13 +221,12 @@ class UNetDenoiser(nn.Module):
         super().__init__()
         b = base
         self.enc0 = nn.Sequential(nn.Conv2d(1, b, 3, padding=1), nn.ReLU(inplace=True), *_conv_bn_relu(b, b))
-        self.enc1 = nn.Sequential(*_conv_bn_relu(b, 2 * b), *_conv_bn_relu(2 * b, 2 * b))
-        self.bottom = nn.Sequential(*_conv_bn_relu(2 * b, 4 * b), *_conv_bn_relu(4 * b, 4 * b),
-                                    *_conv_bn_relu(4 * b, 4 * b))
+        self.enc1 = _block(b, 2 * b)
+        self.bottom = nn.Sequential(*_block(2 * b, 4 * b), *_conv_bn_relu(4 * b, 4 * b))
         self.up1 = nn.Conv2d(4 * b, 2 * b, 1)
-        self.dec1 = nn.Sequential(*_conv_bn_relu(4 * b, 2 * b), *_conv_bn_relu(2 * b, 2 * b))
+        self.dec1 = _block(4 * b, 2 * b)
         self.up0 = nn.Conv2d(2 * b, b, 1)
-        self.dec0 = nn.Sequential(*_conv_bn_relu(2 * b, b), *_conv_bn_relu(b, b))
+        self.dec0 = _block(2 * b, b)
         self.out = nn.Conv2d(b, 1, 3, padding=1)
         self.pool = nn.MaxPool2d(2, ceil_mode=True)
 

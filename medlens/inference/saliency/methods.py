@@ -155,10 +155,9 @@ def attribute(
 
         if module is None:
             raise InferenceError("GradCAM needs a differentiable graph")
-        layers = [layer] if isinstance(layer, str) else list(layer or ())
-        if not layers:
+        if not layer:
             raise InferenceError("GradCAM needs saliency_target_layer in the plugin manifest")
-        maps, _ = grad_cam(module, layers, x, reduce)  # several layers: their maps summed
+        maps, _ = grad_cam(module, layer, x, reduce)  # several layers: their maps summed
         return maps[0].numpy().astype(np.float32)
     if method == "occlusion":
         from captum.attr import Occlusion
