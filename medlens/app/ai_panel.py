@@ -262,7 +262,10 @@ class AiPanel(QWidget):
         self.run_button.setEnabled(choice is not None and choice.runnable and not running)
         manifest = self._manifest(pid) if choice is not None else None
         seg = manifest is not None and manifest.task == "segmentation"
-        self.tta.setEnabled(seg)
+        denoise = manifest is not None and manifest.task == "denoising"
+        # flip TTA: a segmenter's spread is its uncertainty map; a denoiser's mean over mirror images is
+        # a slightly better image (its spread follows the error only weakly, so it is not shown)
+        self.tta.setEnabled(seg or denoise)
         one_region = seg and bool(manifest.options.keep_largest_component)
         self.all_regions.setEnabled(one_region)
         if not one_region:
@@ -270,7 +273,8 @@ class AiPanel(QWidget):
         if manifest is not None:
             self.tta.setChecked(bool(manifest.options.tta_flips))
             passes = len(manifest.options.tta_axes) + 1
-            self.tta.setText(f"Uncertainty map (flip TTA, ~{passes}x slower)")
+            what = "Average over mirror images" if denoise else "Uncertainty map"
+            self.tta.setText(f"{what} (flip TTA, ~{passes}x slower)")
         if choice is not None and choice.reason:
             self._say(choice.reason)
 
@@ -321,7 +325,7 @@ class AiPanel(QWidget):
                 except Exception as exc:  # the slice overlays still work without 3D
                     extras["surface_error"] = error_line(exc)
             unc = [h for h in result.heatmaps if h.kind == "uncertainty"]
-            if unc:
+            if unc and result.task == "segmentation":  # its thresholds are probabilities
                 extras["flagged"] = uncertain_slices(unc[0])
             return result, extras
 

@@ -490,9 +490,12 @@ def _dense(
 
     if opts.tta_flips:
         out, spread = flip_tta(image, one_pass, variants)
+        spread = spread.max(axis=0)
+        if m.task == "denoising":  # in the image's own units (HU), as the denoised values are
+            spread = spread / np.float32(imap.scale)
         result.heatmaps.append(
             Heatmap(
-                resample_to_source(spread.max(axis=0), grid).astype(np.float32),
+                resample_to_source(spread, grid).astype(np.float32),
                 volume.geometry,
                 name=f"{m.name}: uncertainty (flip TTA spread)",
                 kind="uncertainty",

@@ -130,12 +130,22 @@ def build(arch: str) -> torch.nn.Module:
     return DnCNN(depth=8, width=32) if arch == "dncnn" else FFDNetBlind(depth=12, width=48)
 
 
-def validate(model: torch.nn.Module, scans: list[sources.Scan]) -> dict[str, float]:
+def validate(model: torch.nn.Module, scans: list[sources.Scan],
+             tta_axes: tuple[str, ...] | None = None) -> dict[str, float]:
     """Mean PSNR (dB) per modality and level on the ``--holdout`` slices, fixed noise seeds.
 
     Why here and not evaluate.py: choosing between versions must not look at the test volumes.
+    ``tta_axes`` ("y", "x"): average over those flips as the engine's flip TTA would
+    (``options.tta_flips``), to decide whether it is worth its extra passes.
     """
+    from medlens.inference.tta import flip_tta, flip_variants
     from medlens.training.metrics import psnr
+
+    variants = [()] if tta_axes is None else flip_variants(3, tta_axes)
+
+    def run(x: np.ndarray, _: int) -> np.ndarray:
+        with torch.no_grad():
+            return model(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy()
 
     model.eval()
     out: dict[str, float] = {}
@@ -151,9 +161,8 @@ def validate(model: torch.nn.Module, scans: list[sources.Scan]) -> dict[str, flo
             for z in zs:
                 clean = s.image[z]
                 noisy, _ = noise.add_noise(clean, s.modality, level, ref, 7000 + z)
-                with torch.no_grad():
-                    x = torch.from_numpy(((noisy - mean) / sd).astype(np.float32))[None, None]
-                    den = model(x)[0, 0].numpy() * sd + mean
+                x = ((noisy - mean) / sd).astype(np.float32)[None, None]  # (C, z, y, x), z = 1
+                den = flip_tta(x, lambda v, i: run(v[:, 0], i)[:, None], variants)[0][0, 0] * sd + mean
                 vals.append(psnr(np.clip(den, lo, hi), np.clip(clean, lo, hi), hi - lo))
             out[f"{s.name}@{level:g}"] = round(float(np.mean(vals)), 3)
     return out
@@ -176,6 +185,8 @@ def main() -> None:
                     help="keep lung1/brain1 slices z %% 6 == 3 out of training and report PSNR on them")
     ap.add_argument("--validate-only", type=Path, default=None, metavar="STATE_DICT",
                     help="only print the --holdout validation PSNR of these weights (with --arch)")
+    ap.add_argument("--tta-axes", nargs="+", choices=("y", "x"), default=None,
+                    help="with --validate-only: average over these flips (the engine's flip TTA)")
     ap.add_argument("--ct-sd", type=float, nargs=2, default=CT_SD_HU, metavar=("LO", "HI"),
                     help="added CT noise SD range, HU")
     ap.add_argument("--mr-sigma", type=float, nargs=2, default=MR_SIGMA, metavar=("LO", "HI"),
@@ -188,7 +199,8 @@ def main() -> None:
     model = build(args.arch)
     if args.validate_only is not None:
         model.load_state_dict(torch.load(args.validate_only, weights_only=True))
-        print(json.dumps(validate(model, scans)))
+        tta = tuple(args.tta_axes) if args.tta_axes else None
+        print(json.dumps(validate(model, scans, tta)))
         return
     sampler = PatchSampler(scans, args.patch, rng, by_slices=args.by_slices,
                            ct_sd=tuple(args.ct_sd), mr_sigma=tuple(args.mr_sigma), holdout=args.holdout)

@@ -186,6 +186,26 @@ def test_denoising_opens_linked_comparison_and_keeps_the_original(qtbot, window,
     assert window.panes["coronal"].isVisible()
 
 
+def test_flip_tta_checkbox_follows_the_task(qtbot, window, panel, ct_volume):
+    """Flip TTA is offered where it has a per-voxel meaning: a segmenter's uncertainty map, a
+    denoiser's average over mirror images; never for a classifier. A denoiser run with it still
+    leaves the original untouched and opens the comparison."""
+    from medlens.inference import RunOptions
+
+    panel.select_plugin("t.cls")
+    assert not panel.tta.isEnabled()
+    panel.select_plugin("t.seg")
+    assert panel.tta.isEnabled() and panel.tta.text().startswith("Uncertainty map")
+    panel.select_plugin("t.den")
+    assert panel.tta.isEnabled() and panel.tta.text().startswith("Average over mirror images")
+    original = ct_volume.array.copy()
+    result = run_and_wait(qtbot, panel, "t.den", RunOptions(tta_flips=True, use_cache=False))
+    assert [h.kind for h in result.heatmaps] == ["uncertainty"]
+    assert panel.derived_volume is not None and panel.flagged_slices == []
+    np.testing.assert_allclose(panel.derived_volume.array, original, atol=1e-3)  # identity, any flip
+    assert np.array_equal(ct_volume.array, original)
+
+
 def test_errors_are_one_line_never_a_dialog(qtbot, window, panel, plugin_root, monkeypatch):
     import medlens.inference.runner as runner
 

@@ -232,6 +232,33 @@ def test_denoising_returns_a_derived_volume(make_plugin: Callable[..., Path], tm
     assert out.meta.series_description == "abd (Denoise)"
 
 
+def test_denoising_flip_tta_averages_and_spreads_in_image_units(
+    make_plugin: Callable[..., Path], tmp_path: Path
+) -> None:
+    """A slice-wise 'denoiser' that shifts the image one row down: mirrored up-down it shifts one row
+    *up*, so flip TTA over y and x (passes: as is, y, x) returns (2 * down + up) / 3, and its spread is
+    |down - up| * sqrt(2) / 3 in HU - the z-score's SD undone, as the denoised values are."""
+
+    class ShiftDown(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.roll(x, 1, dims=2)
+
+    folder = make_plugin("shift-dn", ShiftDown(), task="denoising", dims=2,
+                         normalization='kind = "zscore"', output="num_channels = 1")
+    with (folder / "plugin.toml").open("a") as f:
+        f.write('\n[options]\ntta_axes = ["y", "x"]\n')
+    src = np.random.default_rng(7).normal(40.0, 300.0, (4, 9, 10)).astype(np.float32)
+    vol = Volume(src.copy(), ball_volume().geometry, VolumeMeta(modality="CT"))
+    result = run_plugin("shift-dn", vol, RunOptions(tta_flips=True, use_cache=False),
+                        registry=registry_for(tmp_path / "plugins"))
+    down, up = np.roll(src, 1, axis=1), np.roll(src, -1, axis=1)
+    assert result.volume is not None
+    np.testing.assert_allclose(result.volume.array, (2 * down + up) / 3, atol=0.05)
+    (spread,) = result.heatmaps
+    assert spread.kind == "uncertainty" and spread.geometry == vol.geometry
+    np.testing.assert_allclose(spread.array, np.abs(down - up) * np.sqrt(2) / 3, atol=0.05)
+
+
 @pytest.mark.parametrize("dims", [2, 3])
 def test_classification(make_plugin: Callable[..., Path], tmp_path: Path, dims: int) -> None:
     make_plugin(
