@@ -177,7 +177,7 @@ class DnCNN(nn.Module):
 class FFDNetBlind(nn.Module):
     """Blind FFDNet-like denoiser: works at half resolution and estimates the noise level itself.
 
-    Tried as version 0.3 of the denoiser and not shipped: on validation slices it lost to the DnCNN by
+    Tried after version 0.2 of the denoiser and not shipped: on validation slices it lost to the DnCNN by
     0.6-3.8 dB (plugins/denoise/MODEL_CARD.md); kept so that result can be reproduced
     (``train.py --arch ffdnet``). The idea: the DnCNN above sees 17 x 17 pixels and must guess
     the noise level from them, so it settles on an average amount of smoothing. Here the slice is

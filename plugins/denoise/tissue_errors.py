@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from evaluate import nlm, run_model
+from train import build
 
 from medlens.training import noise, sources
-from medlens.training.nets import UNetDenoiser
 
 HERE = Path(__file__).resolve().parent
 SLICES = (20, 36)
@@ -37,7 +37,7 @@ def tissue_rms(estimate: np.ndarray, clean: np.ndarray) -> dict[str, float]:
 
 def torch_denoise(weights: Path, stack: np.ndarray) -> np.ndarray:
     """Other weights (e.g. an earlier version's model.pt), normalised as the engine does."""
-    model = UNetDenoiser(base=32)
+    model = build("unet")
     model.load_state_dict(torch.load(weights, weights_only=True))
     model.eval()
     mean, sd = float(stack.mean(dtype=np.float64)), float(stack.std(dtype=np.float64))
@@ -53,9 +53,9 @@ def main() -> None:
     args = ap.parse_args()
     scan = sources.load_case("lung2")
     tuned = json.loads((HERE / "metrics.json").read_text())["tuned_classical"]["CT"]
+    clean = scan.image[list(SLICES)]
     rows: dict[str, dict] = {}
     for level in args.levels:
-        clean = scan.image[list(SLICES)]
         noisy = np.stack([noise.add_noise(scan.image[z], "CT", level, 0.0, 5000 + z)[0] for z in SLICES])
         methods = {"noisy": noisy, "model (plugin)": run_model(noisy, scan.spacing, "CT"),
                    "nlm": np.stack([nlm(n, level, tuned[str(level)]["nlm_h"]) for n in noisy])}

@@ -13,7 +13,7 @@ Normalisation = the plugin's: z-score over the whole (noisy) volume, as the engi
 
     .venv/bin/python plugins/denoise/train.py [--arch unet] [--steps 1500] [--threads 1]
 
-The shipped weights (version 0.3, ``--arch unet``) and the commands that made them are in MODEL_CARD.md,
+The shipped weights (version 0.4, ``--arch unet``) and the commands that made them are in MODEL_CARD.md,
 "Reproduce"; so are those of the DnCNN of versions 0.1-0.2 (``--arch dncnn``).
 ``--holdout`` keeps every sixth slice of lung1 / brain1 out of training and reports PSNR on them: the
 validation set for choosing between versions without looking at the test volumes
@@ -122,7 +122,7 @@ class PatchSampler:
 
 
 def build(arch: str) -> torch.nn.Module:
-    """``unet``: the shipped network (0.3, ``UNetDenoiser``); ``dncnn``: that of versions 0.1-0.2;
+    """``unet``: the shipped network (0.3-0.4, ``UNetDenoiser``); ``dncnn``: that of versions 0.1-0.2;
     ``ffdnet``: the half-resolution variant with a whole-slice noise branch (``FFDNetBlind``), tried
     and not shipped (MODEL_CARD.md)."""
     if arch == "unet":
@@ -143,9 +143,9 @@ def validate(model: torch.nn.Module, scans: list[sources.Scan],
 
     variants = [()] if tta_axes is None else flip_variants(3, tta_axes)
 
-    def run(x: np.ndarray, _: int) -> np.ndarray:
+    def run(x: np.ndarray, _: int) -> np.ndarray:  # (C, z = 1, y, x) in and out, as flip_tta passes it
         with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(x))[None])[0].numpy()
+            return model(torch.from_numpy(np.ascontiguousarray(x[:, 0]))[None])[0, :, None].numpy()
 
     model.eval()
     out: dict[str, float] = {}
@@ -161,8 +161,8 @@ def validate(model: torch.nn.Module, scans: list[sources.Scan],
             for z in zs:
                 clean = s.image[z]
                 noisy, _ = noise.add_noise(clean, s.modality, level, ref, 7000 + z)
-                x = ((noisy - mean) / sd).astype(np.float32)[None, None]  # (C, z, y, x), z = 1
-                den = flip_tta(x, lambda v, i: run(v[:, 0], i)[:, None], variants)[0][0, 0] * sd + mean
+                x = ((noisy - mean) / sd).astype(np.float32)[None, None]
+                den = flip_tta(x, run, variants)[0][0, 0] * sd + mean
                 vals.append(psnr(np.clip(den, lo, hi), np.clip(clean, lo, hi), hi - lo))
             out[f"{s.name}@{level:g}"] = round(float(np.mean(vals)), 3)
     return out
@@ -180,7 +180,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--by-slices", action="store_true")
     ap.add_argument("--arch", choices=("unet", "dncnn", "ffdnet"), default="unet",
-                    help="unet: shipped (0.3); dncnn: versions 0.1-0.2; ffdnet: tried, not shipped")
+                    help="unet: shipped (0.3-0.4); dncnn: versions 0.1-0.2; ffdnet: tried, not shipped")
     ap.add_argument("--holdout", action="store_true",
                     help="keep lung1/brain1 slices z %% 6 == 3 out of training and report PSNR on them")
     ap.add_argument("--validate-only", type=Path, default=None, metavar="STATE_DICT",
