@@ -130,17 +130,27 @@ def psnr(estimate: np.ndarray, reference: np.ndarray, data_range: float) -> floa
     return float("inf") if mse == 0 else 10.0 * np.log10(data_range**2 / mse)
 
 
-def ssim(estimate: np.ndarray, reference: np.ndarray, data_range: float) -> float:
-    """Mean SSIM of a 2D image (scikit-image, Gaussian-weighted as Wang et al. 2004)."""
+def ssim(
+    estimate: np.ndarray, reference: np.ndarray, data_range: float, mask: np.ndarray | None = None
+) -> float:
+    """Mean SSIM of a 2D image (scikit-image, Gaussian-weighted as Wang et al. 2004); with ``mask``, the
+    mean of the SSIM map over the mask, so a score can leave out the air around the patient. Both
+    leave out the border scikit-image crops (half the 11 px window), so an all-true mask gives the
+    unmasked score."""
     from skimage.metrics import structural_similarity
 
-    return float(
-        structural_similarity(
-            np.asarray(reference, np.float64),
-            np.asarray(estimate, np.float64),
-            data_range=data_range,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
+    mean, smap = structural_similarity(
+        np.asarray(reference, np.float64),
+        np.asarray(estimate, np.float64),
+        data_range=data_range,
+        gaussian_weights=True,
+        sigma=1.5,
+        use_sample_covariance=False,
+        full=True,
     )
+    if mask is None:
+        return float(mean)
+    pad = 5  # (win_size - 1) // 2 for sigma 1.5: scikit-image's mean leaves this border out
+    inner = np.zeros(smap.shape, bool)
+    inner[pad:-pad, pad:-pad] = True
+    return float(smap[inner & np.asarray(mask, bool)].mean())

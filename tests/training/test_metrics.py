@@ -65,3 +65,19 @@ def test_psnr_and_ssim() -> None:
     img = np.random.default_rng(1).random((64, 64))
     assert M.ssim(img, img, 1.0) == pytest.approx(1.0)
     assert M.ssim(img + np.random.default_rng(2).normal(0, 0.3, img.shape), img, 1.0) < 0.75
+
+
+def test_masked_ssim_scores_only_the_masked_region() -> None:
+    """An all-true mask gives the unmasked score; noise added outside the mask does not lower the
+    masked score of the clean half, and noise inside does."""
+    img = np.random.default_rng(3).random((64, 64))
+    noisy = img + np.random.default_rng(4).normal(0, 0.3, img.shape)
+    full = np.ones(img.shape, bool)
+    assert M.ssim(noisy, img, 1.0, mask=full) == pytest.approx(M.ssim(noisy, img, 1.0))
+    left = np.zeros(img.shape, bool)
+    left[:, :24] = True
+    half_noisy = img.copy()
+    half_noisy[:, 40:] = noisy[:, 40:]  # noise only where the 11 px window cannot reach the left part
+    assert M.ssim(half_noisy, img, 1.0, mask=left) == pytest.approx(1.0)
+    assert M.ssim(half_noisy, img, 1.0) < 0.9
+    assert M.ssim(half_noisy, img, 1.0, mask=~left) < 0.9
