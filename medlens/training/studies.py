@@ -1,10 +1,10 @@
 """What the synthetic-volume studies share: their command line, their volumes and their rule.
 
-Why: post-processing, slice-head and saliency choices (``component_rule.py``, ``end_slices.py``,
-``organ_bound.py``, ``tta_study.py``, ``dims_study.py``, ``ig_baseline.py``, ``gradcam_layer.py``) are
-decided on synthetic whole volumes built from each fold's *own training anatomy*, never on the real
-test cases. Building those volumes and reading the options
-the same way in every study keeps the protocol one protocol.
+Why: post-processing, slice-head, saliency and training-recipe choices (``component_rule.py``,
+``end_slices.py``, ``organ_bound.py``, ``tta_study.py``, ``dims_study.py``, ``recipe_study.py``,
+``ig_baseline.py``, ``gradcam_layer.py``) are decided on synthetic whole volumes built from each
+fold's *own training anatomy*, never on the real test cases. Building those volumes and reading the
+options the same way in every study keeps the protocol one protocol.
 """
 
 from __future__ import annotations
@@ -35,6 +35,27 @@ def fold_volumes(
     each: (anatomy, image, lesion mask)."""
     anat = fold_anatomy(fold)
     return [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, seed)]
+
+
+def engine_dice(
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, lesion: np.ndarray,
+    options: Any = None,
+) -> float:
+    """Dice of the label map the MedLens engine returns for plugin ``plugin_id`` on a synthetic volume
+    (``fold_volumes``), with the plugin's own post-processing; voxels of a real lesion in that anatomy
+    (``anatomy.ignore``) count neither as hit nor as false positive. ``options``: ``RunOptions``, by
+    default without the result cache (every study volume is new)."""
+    from medlens.inference import RunOptions, run_plugin
+    from medlens.training.metrics import dice
+    from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+    vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
+                 VolumeMeta(modality=anatomy.modality))
+    result = run_plugin(plugin_id, vol, options or RunOptions(use_cache=False), registry=registry)
+    assert result.label_map is not None
+    found = np.asarray(result.label_map.array) > 0
+    found[anatomy.ignore] = False
+    return dice(found, lesion)
 
 
 def study_args(doc: str | None, threads: int = 1) -> argparse.Namespace:

@@ -33,8 +33,6 @@ import torch
 
 from medlens.training import members, sources, studies
 from medlens.training.engine import registry_for
-from medlens.training.metrics import dice
-from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
 HERE = Path(__file__).resolve().parent
 SEED = 4355  # not a training, validation or other study seed
@@ -52,13 +50,9 @@ def variant(fold: str, name: str, z_mm: float) -> tuple[Path, int, dict[str, Any
 
 
 def synthetic(fold: str, per_modality: int) -> dict[str, list[float]]:
-    from medlens.inference import RunOptions, run_plugin
-
     scores: dict[str, list[float]] = {k: [] for k in TAGS}
     registries: dict[tuple[str, float], tuple[Any, str]] = {}
     for a, img, lab in studies.fold_volumes(fold, per_modality, SEED):
-        geometry = Geometry(a.spacing, (0.0, 0.0, 0.0))
-        vol = Volume(img.astype(np.float32), geometry, VolumeMeta(modality=a.modality))
         for name in TAGS:
             key = (name, float(a.spacing[2]))
             if key not in registries:
@@ -66,11 +60,7 @@ def synthetic(fold: str, per_modality: int) -> dict[str, list[float]]:
                 registries[key] = registry_for(HERE, weights, suffix=f"dims-{name.replace('.', '')}-{fold}",
                                                slice_context=context, input_fields=fields)
             reg, pid = registries[key]
-            result = run_plugin(pid, vol, RunOptions(use_cache=False), registry=reg)
-            assert result.label_map is not None
-            found = np.asarray(result.label_map.array) > 0
-            found[a.ignore] = False
-            scores[name].append(round(dice(found, lab), 4))
+            scores[name].append(round(studies.engine_dice(reg, pid, a, img, lab), 4))
     return scores
 
 

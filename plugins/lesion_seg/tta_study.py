@@ -26,8 +26,6 @@ import numpy as np
 
 from medlens.training import members, sources, studies
 from medlens.training.engine import registry_for
-from medlens.training.metrics import dice
-from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
 HERE = Path(__file__).resolve().parent
 SEED = 4246  # not a training, validation or other study seed
@@ -36,21 +34,16 @@ VARIANTS = {"plain": False, "tta": True}
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     """Dice of ``fold``'s model with and without flip TTA on synthetic volumes of its anatomy."""
-    from medlens.inference import RunOptions, run_plugin
+    from medlens.inference import RunOptions
 
     reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"tta-{fold}",
                             slice_context=members.context_of(fold, tags))
     vols = studies.fold_volumes(fold, per_modality, SEED)
     scores: dict[str, list[float]] = {k: [] for k in VARIANTS}
     for a, img, lab in vols:
-        geometry = Geometry(a.spacing, (0.0, 0.0, 0.0))
-        vol = Volume(img.astype(np.float32), geometry, VolumeMeta(modality=a.modality))
         for name, tta in VARIANTS.items():
-            result = run_plugin(pid, vol, RunOptions(tta_flips=tta, use_cache=False), registry=reg)
-            assert result.label_map is not None
-            found = np.asarray(result.label_map.array) > 0
-            found[a.ignore] = False
-            scores[name].append(dice(found, lab))
+            opts = RunOptions(tta_flips=tta, use_cache=False)
+            scores[name].append(studies.engine_dice(reg, pid, a, img, lab, opts))
     return {
         "volumes": len(vols),
         "dice": {k: round(float(np.mean(v)), 4) for k, v in scores.items()},
