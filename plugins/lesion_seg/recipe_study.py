@@ -15,7 +15,11 @@ are reported beside it, not used to decide.
 
     .venv/bin/python plugins/lesion_seg/recipe_study.py --candidate _p6k [--per-modality 6] [--seed 4471]
 
-Writes ``recipe_study{TAG}_{SEED}.json``; the card quotes it.
+    .venv/bin/python plugins/lesion_seg/recipe_study.py --candidate _p6k --ties --seed 4472 --threads 2
+
+Writes ``recipe_study{TAG}_{SEED}.json``; the card quotes it. ``--ties`` explains instead of deciding
+(``recipe_ties{TAG}_{SEED}.json``): per volume, how many thresholded regions share the top ranking score
+(the "peak" rule keeps the first of them in label order) and whether the synthetic lesion is among them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
+from medlens.inference.runner import ranking_scores
 from medlens.training import members, sources, studies
 from medlens.training.engine import registry_for
 
@@ -47,15 +53,52 @@ def synthetic(fold: str, tags: dict[str, str], per_modality: int, seed: int = SE
     return scores
 
 
+def top_ties(fold: str, tags: dict[str, str], per_modality: int, seed: int) -> dict[str, dict]:
+    """Per recipe and volume: regions tied at the top ranking score, and whether the lesion is one."""
+    rule = studies.script_module(HERE / "component_rule.py")
+    vols = studies.fold_volumes(fold, per_modality, seed)
+    out: dict[str, dict] = {}
+    for name, tag in tags.items():
+        context = members.context_of(fold, (tag,))
+        reg, pid = registry_for(HERE, members.fold_onnx(fold, (tag,)), suffix=f"ties-{name}-{fold}",
+                                slice_context=context)
+        tied, lesion_top = [], []
+        for a, img, lab in vols:
+            labels, prob = rule.candidates(reg, pid, a, img)
+            regions, n = ndimage.label(labels > 0, np.ones((3, 3, 3), bool))
+            if n == 0:
+                tied.append(0)
+                lesion_top.append(False)
+                continue
+            peaks = ndimage.maximum(ranking_scores(prob, context), regions, np.arange(1, n + 1))
+            top = np.flatnonzero(peaks == peaks.max()) + 1
+            tied.append(int(top.size))
+            lesion_top.append(bool(np.isin(top, regions[lab > 0]).any()))
+        out[name] = {"volumes_with_tie": int(np.sum(np.asarray(tied) > 1)),
+                     "lesion_among_top": int(sum(lesion_top)),
+                     "tied_at_top": tied, "lesion_is_top": lesion_top}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--candidate", required=True, help="member tag of the candidate recipe (train.py --tag)")
     ap.add_argument("--per-modality", type=int, default=6)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=SEED, help="the synthetic volumes' seed")
+    ap.add_argument("--ties", action="store_true", help="explain, do not decide: see the module doc")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tags = {"current": CURRENT, "candidate": args.candidate}
+    if args.ties:
+        ties = {}
+        for fold in sources.CASES:
+            ties[fold] = top_ties(fold, tags, args.per_modality, args.seed)
+            print(fold, json.dumps({k: {m: v for m, v in r.items() if not isinstance(v, list)}
+                                    for k, r in ties[fold].items()}), flush=True)
+        out_t = {"seed": args.seed, "per_modality": args.per_modality, "tags": tags, "folds": ties}
+        (HERE / f"recipe_ties{args.candidate}_{args.seed}.json").write_text(json.dumps(out_t, indent=1))
+        return
     evaluate = studies.script_module(HERE / "evaluate.py")
     folds = {}
     for fold in sources.CASES:
