@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from evaluate import CT_LEVELS, MR_LEVELS, nlm, run_model
+from evaluate import CT_LEVELS, MR_LEVELS, nlm, run_model, score
 from scipy import ndimage
 
 from medlens.training import noise, sources
@@ -44,11 +44,12 @@ def body_mask(clean: np.ndarray, modality: str, ref: float) -> np.ndarray:
 def masked_scores(
     est: np.ndarray, clean: np.ndarray, mask: np.ndarray | None, lohi: tuple[float, float]
 ) -> tuple[float, float]:
-    """PSNR and SSIM of the clipped images over ``mask`` (the whole slice when None), data range ``lohi``."""
+    """PSNR and SSIM over ``mask``, or over the whole slice as ``evaluate.score`` when None."""
+    if mask is None:
+        return score(est, clean, lohi)
     lo, hi = lohi
     a, b = np.clip(est, lo, hi), np.clip(clean, lo, hi)
-    p = psnr(a, b, hi - lo) if mask is None else psnr(a[mask], b[mask], hi - lo)
-    return p, ssim(a, b, hi - lo, mask=mask)
+    return psnr(a[mask], b[mask], hi - lo), ssim(a, b, hi - lo, mask=mask)
 
 
 def main() -> None:
