@@ -79,8 +79,13 @@ def select_component(
     better reduced by confidence than by size when its false regions are big and lukewarm.
     ``size`` = voxel count; ``mass`` = summed ``scores``; ``mean`` = mean score (components of
     fewer than 10 voxels are never chosen by it: a single confident voxel is speckle);
-    ``peak`` = highest score. ``scores`` (the label's probability, same grid) is needed for all but
-    ``size``.
+    ``peak`` = highest score, exact ties broken by ``mass``. ``scores`` (the label's probability, same
+    grid) is needed for all but ``size``.
+
+    Why the tie-break: a well-trained network's float32 sigmoid saturates at exactly 1.0 in several
+    regions of one series, and ``argmax`` then keeps the first in label order - the lowest slice
+    index, a position, not evidence. Among regions equally sure of their best voxel, the one with the
+    most summed confidence is the better bet (decided on synthetic volumes: ``tie_break_study.py``).
     """
     if rule != "size" and scores is None:
         raise ValueError(f"component rule {rule!r} needs a probability map")
@@ -96,7 +101,10 @@ def select_component(
         elif rule == "mean":
             key = np.where(size >= 10, ndimage.mean(scores, components, index), -1.0)
         else:
-            key = ndimage.maximum(scores, components, index)
+            key = np.asarray(ndimage.maximum(scores, components, index), np.float64)
+            top = key == key.max()
+            if top.sum() > 1:
+                key = np.where(top, ndimage.sum_labels(scores, components, index), -np.inf)
         out[mask & (components != int(index[int(np.argmax(key))]))] = 0
     return out
 

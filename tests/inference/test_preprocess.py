@@ -146,6 +146,28 @@ def test_select_component_rules() -> None:
         select_component(labels, None, "mean")
 
 
+def test_peak_rule_breaks_a_saturated_tie_by_mass_not_label_order() -> None:
+    """Three regions whose best voxel is exactly 1.0 (a saturated float32 sigmoid): the peak rule keeps
+    the one with the most summed probability, whatever its slice; a unique peak still wins alone."""
+    labels = np.zeros((9, 12, 12), np.uint8)
+    prob = np.zeros(labels.shape, np.float32)
+    labels[0:2, 0:3, 0:3] = 1  # first in label order (lowest slice): 18 voxels, mass 9.5
+    prob[0:2, 0:3, 0:3] = 0.5
+    prob[0, 0, 0] = 1.0
+    labels[4:7, 5:10, 5:10] = 1  # 75 voxels at 0.9 with one at 1.0: mass 67.6
+    prob[4:7, 5:10, 5:10] = 0.9
+    prob[5, 7, 7] = 1.0
+    labels[8, 0:4, 8:12] = 1  # 16 voxels, all 1.0: mass 16
+    prob[8, 0:4, 8:12] = 1.0
+    kept = select_component(labels, prob, "peak", 1)
+    assert kept.sum() == 75 and kept[5, 7, 7] == 1
+    prob[5, 7, 7] = 0.95  # no longer tied: the top two are the 18- and 16-voxel regions
+    kept = select_component(labels, prob, "peak", 1)
+    assert kept.sum() == 16 and kept[8, 0, 8] == 1
+    prob[8, 0:4, 8:12] = 0.99  # a unique peak is kept however little mass it has
+    assert select_component(labels, prob, "peak", 1).sum() == 18
+
+
 def test_grow_region_joins_the_pieces_of_a_split_lesion() -> None:
     """A lesion whose probability dips to 0.3 on its middle slice comes out of the 0.5 threshold as two
     pieces; keeping the most confident piece and growing it through voxels >= 0.2 reports it whole,
