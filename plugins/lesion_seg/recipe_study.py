@@ -19,7 +19,8 @@ are reported beside it, not used to decide.
 
 Writes ``recipe_study{TAG}_{SEED}.json``; the card quotes it. ``--ties`` explains instead of deciding
 (``recipe_ties{TAG}_{SEED}.json``): per volume, how many thresholded regions share the top ranking score
-(the "peak" rule keeps the first of them in label order) and whether the synthetic lesion is among them.
+(the "peak" rule kept the first of them in label order then; the engine now breaks such ties by mass,
+``tie_break_study.py``) and whether the synthetic lesion is among them.
 """
 
 from __future__ import annotations
