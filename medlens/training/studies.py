@@ -58,6 +58,16 @@ def engine_dice(
     return dice(found, lesion)
 
 
+def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:
+    """A registry running ``fold``'s single U-Net member ``tag`` (``members.fold_onnx``) with its own
+    slice context, and that context: how the recipe studies compare one member per recipe."""
+    from medlens.training.engine import registry_for
+
+    context = members.context_of(fold, (tag,))
+    reg, pid = registry_for(plugin_dir, members.fold_onnx(fold, (tag,)), suffix=suffix, slice_context=context)
+    return reg, pid, context
+
+
 def study_args(doc: str | None, threads: int = 1) -> argparse.Namespace:
     """A study's command line: ``--per-modality`` (volumes per modality and fold), ``--threads`` (applied
     to torch here) and ``--tags`` (the U-Net members each fold model is the mean of)."""

@@ -35,7 +35,6 @@ from scipy import ndimage
 
 from medlens.inference.runner import ranking_scores
 from medlens.training import members, sources, studies
-from medlens.training.engine import registry_for
 
 HERE = Path(__file__).resolve().parent
 SEED = 4471  # not a training, validation or other study seed (4472: the larger second draw)
@@ -44,12 +43,11 @@ CURRENT = "_ctx1"  # the shipped recipe's seed-1234 member
 
 def synthetic(fold: str, tags: dict[str, str], per_modality: int, seed: int = SEED) -> dict[str, list[float]]:
     """Dice per synthetic volume of ``fold``'s member of each recipe (name -> member tag)."""
-    regs = {name: registry_for(HERE, members.fold_onnx(fold, (tag,)), suffix=f"recipe-{name}-{fold}",
-                               slice_context=members.context_of(fold, (tag,)))
+    regs = {name: studies.member_registry(HERE, fold, tag, f"recipe-{name}-{fold}")
             for name, tag in tags.items()}
     scores: dict[str, list[float]] = {k: [] for k in tags}
     for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
-        for name, (reg, pid) in regs.items():
+        for name, (reg, pid, _) in regs.items():
             scores[name].append(round(studies.engine_dice(reg, pid, a, img, lab), 4))
     return scores
 
@@ -60,9 +58,7 @@ def top_ties(fold: str, tags: dict[str, str], per_modality: int, seed: int) -> d
     vols = studies.fold_volumes(fold, per_modality, seed)
     out: dict[str, dict] = {}
     for name, tag in tags.items():
-        context = members.context_of(fold, (tag,))
-        reg, pid = registry_for(HERE, members.fold_onnx(fold, (tag,)), suffix=f"ties-{name}-{fold}",
-                                slice_context=context)
+        reg, pid, context = studies.member_registry(HERE, fold, tag, f"ties-{name}-{fold}")
         tied, lesion_top = [], []
         for a, img, lab in vols:
             labels, prob = rule.candidates(reg, pid, a, img)

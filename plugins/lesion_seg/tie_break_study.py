@@ -39,7 +39,6 @@ from scipy import ndimage
 from medlens.inference.postprocess import select_component
 from medlens.inference.runner import ranking_scores
 from medlens.training import members, sources, studies
-from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 
 HERE = Path(__file__).resolve().parent
@@ -65,9 +64,7 @@ def fold_scores(fold: str, per_modality: int, seed: int) -> dict[str, dict]:
     vols = studies.fold_volumes(fold, per_modality, seed)
     out: dict[str, dict] = {}
     for name, tag in TAGS.items():
-        context = members.context_of(fold, (tag,))
-        reg, pid = registry_for(HERE, members.fold_onnx(fold, (tag,)), suffix=f"tie-{name}-{fold}",
-                                slice_context=context)
+        reg, pid, context = studies.member_registry(HERE, fold, tag, f"tie-{name}-{fold}")
         dices: dict[str, list[float]] = {r: [] for r in RULES}
         tied = []
         for a, img, lab in vols:
