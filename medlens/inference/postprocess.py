@@ -82,7 +82,7 @@ def select_component(
     ``peak`` = highest score, exact ties broken by ``mass``. ``scores`` (the label's probability, same
     grid) is needed for all but ``size``.
 
-    Why the tie-break: a well-trained network's float32 sigmoid saturates at exactly 1.0 in several
+    Why the tie-break: a confident network's float32 sigmoid saturates at exactly 1.0 in several
     regions of one series, and ``argmax`` then keeps the first in label order - the lowest slice
     index, a position, not evidence. Among regions equally sure of their best voxel, the one with the
     most summed confidence is the better bet (decided on synthetic volumes: ``tie_break_study.py``).
