@@ -6,10 +6,11 @@ labelled, batch 12). The 3D one (``train.py --dims 3 --context 2 --batch 4 --tag
 steps, widths, anatomy, lesions and augmentation) sees patches of 5 slices x 96 x 96 mm and labels all
 five: ``nets.UNet3dAniso``, which pools in-plane only because the slices are 5-6.5 mm thick. Per step
 it sees 20 labelled slices where the 2.5D model sees 12, at about 2.5 times the compute. Both run
-through the MedLens engine with the plugin's own post-processing (organ, peak component rule); the 3D
-one as a 3D plugin (sliding windows of the training patch, overlap 0.5) on the slice spacing it was
-trained on (the study's registry sets it per series: a shipped 3D plugin would need the contract to
-keep a series' own slice spacing, as it does for 2D models).
+through the MedLens engine with the plugin's own post-processing (organ, component rule: "peak" when
+recorded, "mean" since the re-check); the 3D one as a 3D plugin (sliding windows of the training
+patch, overlap 0.5) on the slice spacing it was trained on (the study's registry sets it per series: a
+shipped 3D plugin would need the contract to keep a series' own slice spacing, as it does for 2D
+models).
 
 The rule, set before running: 3D patches are the better choice when the mean Dice on synthetic whole
 volumes of each fold's own training anatomy (one lesion each, a seed no other study used; voxels of a

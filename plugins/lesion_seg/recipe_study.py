@@ -5,9 +5,12 @@ validation crops, and on whole synthetic volumes the region it reports is rarely
 ``dims_study.json``): the network looks underfitted, not only fooled by real anatomy. A candidate
 recipe (``train.py --tag TAG`` with more steps or channels, the same seed 1234, data, lesions and
 augmentation) is compared with the shipped recipe's seed-1234 member (``_ctx1``), one network each,
-through the MedLens engine with the plugin's own post-processing (organ, peak component rule), on
+through the MedLens engine with the plugin's own post-processing (organ, component rule), on
 whole volumes of each fold's own training anatomy with one synthetic lesion each (a seed no training
 or other study used; voxels of a real lesion in that anatomy count neither way).
+
+(The plugin's rule was "peak" when the recorded runs were made; it ships "mean" since
+``component_rule.py``'s re-check, and a re-run uses the plugin's rule.)
 
 The rule, set before running: the candidate recipe is better when its mean Dice over the four folds
 is higher and it is higher in at least three folds. The real lesions (leave-one-case-out, single seed)

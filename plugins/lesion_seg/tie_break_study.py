@@ -18,8 +18,9 @@ The rules, set before running (2026-11-30, before any seed-4473 result):
    least that of label order (the two differ only on volumes with a tie at the top).
 2. With the engine's rule as decided in 1, the candidate recipe is better when its mean Dice over the
    four folds is higher and it is higher in at least three folds (``recipe_study.py``'s rule).
-The real lesions (leave-one-case-out, single seed, through the engine as it now is) are reported
-beside it, not used to decide.
+The real lesions (leave-one-case-out, single seed, through the engine) are reported beside it, not
+used to decide; they were measured with the plugin's rule then, "peak" (it ships "mean" since
+``component_rule.py``'s re-check, so a re-run scores them under "mean").
 
     .venv/bin/python plugins/lesion_seg/tie_break_study.py [--per-modality 18] [--seed 4473] [--threads 2]
 

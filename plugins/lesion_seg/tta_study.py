@@ -4,10 +4,10 @@ Flip TTA runs the network on the slice and on its mirror image and averages the 
 maps; training augmented with left-right flips only (``lesion_data``), so ``plugin.toml`` limits
 TTA to that axis (``options.tta_axes``). Whether that average should be the default - it doubles the
 run time - is decided here without the real test cases: each fold's mean of U-Nets runs through the
-MedLens engine, with the plugin's own post-processing (organ, peak component rule), on whole volumes
-of *its own training anatomy* with one synthetic lesion each (``baseline.synthetic_volumes``, a seed no
-training or other study used), once without and once with TTA. Voxels of a real lesion in that anatomy
-count neither as hit nor as false positive.
+MedLens engine, with the plugin's own post-processing (organ, component rule: "peak" when recorded),
+on whole volumes of *its own training anatomy* with one synthetic lesion each
+(``baseline.synthetic_volumes``, a seed no training or other study used), once without and once with
+TTA. Voxels of a real lesion in that anatomy count neither as hit nor as false positive.
 
 The rule, set before running: TTA becomes the default when the mean Dice over the four folds rises
 and it rises in at least three of them.
