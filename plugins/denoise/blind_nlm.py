@@ -19,14 +19,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from evaluate import CT_LEVELS, MR_LEVELS, nlm, score, summarise
+from evaluate import TEST, TEST_SEED0, TUNE, TUNE_SEED0, nlm, noisy_slices, score, summarise
 
 from medlens.training import noise, sources
 
 HERE = Path(__file__).resolve().parent
 H_FACTORS = (0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)  # wide: the estimate reads correlated CT noise low
-TUNE = {"CT": ("lung1", [8, 20, 32, 44], CT_LEVELS), "MR": ("brain1", [6, 12, 18], MR_LEVELS)}
-TEST = {"CT": ("lung2", list(range(2, 61, 4))), "MR": ("brain2", list(range(1, 23, 2)))}
 
 
 def estimated_sigma(img: np.ndarray) -> float:
@@ -36,24 +34,15 @@ def estimated_sigma(img: np.ndarray) -> float:
     return float(estimate_sigma(img.astype(np.float64)))
 
 
-def noisy_slices(case: str, slices: list[int], level: float, seed0: int) -> tuple[list, tuple[float, float]]:
-    """(clean, noisy, true sigma) per slice, with ``evaluate.py``'s simulator and seeds; the data range."""
-    scan = sources.load_case(case)
-    ref = noise.mr_reference(scan.image)
-    out = []
-    for z in slices:
-        n, sg = noise.add_noise(scan.image[z], scan.modality, level, ref, seed0 + z)
-        out.append((scan.image[z], n, sg))
-    return out, noise.data_range(scan.modality, scan.image)
-
-
-def tune(modality: str) -> float:
+def tune(modality: str, levels: tuple[float, ...]) -> float:
     """The one h-factor with the best mean PSNR over the tuning slices at every level."""
-    case, slices, levels = TUNE[modality]
+    case, slices = TUNE[modality]
+    scan = sources.load_case(case)
+    lohi = noise.data_range(scan.modality, scan.image)
     psnrs: dict[float, list[float]] = {k: [] for k in H_FACTORS}
     for level in levels:
-        pairs, lohi = noisy_slices(case, slices, level, 1000)
-        for clean, n, _ in pairs:
+        noisy = noisy_slices(scan, slices, level, TUNE_SEED0)
+        for clean, (n, _) in zip(scan.image[slices], noisy, strict=True):
             s = estimated_sigma(n)
             for k in H_FACTORS:
                 psnrs[k].append(score(nlm(n, s, k), clean, lohi)[0])
@@ -65,14 +54,15 @@ def tune(modality: str) -> float:
 def main() -> None:
     metrics = json.loads((HERE / "metrics.json").read_text())
     out: dict = {"h_factor": {}, "cases": {}}
-    for modality, (case, slices) in TEST.items():
-        k = out["h_factor"][modality] = tune(modality)
-        levels = CT_LEVELS if modality == "CT" else MR_LEVELS
+    for case, (slices, levels) in TEST.items():
+        scan = sources.load_case(case)
+        lohi = noise.data_range(scan.modality, scan.image)
+        k = out["h_factor"][scan.modality] = tune(scan.modality, levels)
         out["cases"][case] = {}
         for level in levels:
-            pairs, lohi = noisy_slices(case, slices, level, 5000)
             rows, ratio = [], []
-            for clean, n, sg in pairs:
+            noisy = noisy_slices(scan, slices, level, TEST_SEED0)
+            for clean, (n, sg) in zip(scan.image[slices], noisy, strict=True):
                 s = estimated_sigma(n)
                 ratio.append(s / sg)
                 rows.append(score(nlm(n, s, k), clean, lohi))

@@ -21,14 +21,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from evaluate import CT_LEVELS, MR_LEVELS, nlm, run_model, score
+from evaluate import TEST, TEST_SEED0, nlm, noisy_slices, run_model, score
 from scipy import ndimage
 
 from medlens.training import noise, sources
 from medlens.training.metrics import psnr, ssim
 
 HERE = Path(__file__).resolve().parent
-CASES = {"lung2": (list(range(2, 61, 4)), CT_LEVELS), "brain2": (list(range(1, 23, 2)), MR_LEVELS)}
 
 
 def body_mask(clean: np.ndarray, modality: str, ref: float) -> np.ndarray:
@@ -55,7 +54,7 @@ def masked_scores(
 def main() -> None:
     tuned = json.loads((HERE / "metrics.json").read_text())["tuned_classical"]
     out: dict = {}
-    for case, (slices, levels) in CASES.items():
+    for case, (slices, levels) in TEST.items():
         scan = sources.load_case(case)
         ref = noise.mr_reference(scan.image)
         lohi = noise.data_range(scan.modality, scan.image)
@@ -63,7 +62,7 @@ def main() -> None:
         masks = [body_mask(c, scan.modality, ref) for c in clean]
         out[case] = {"body_fraction": round(float(np.mean([m.mean() for m in masks])), 3)}
         for level in levels:
-            noisy_sig = [noise.add_noise(scan.image[z], scan.modality, level, ref, 5000 + z) for z in slices]
+            noisy_sig = noisy_slices(scan, slices, level, TEST_SEED0)
             noisy = np.stack([n for n, _ in noisy_sig])
             h = tuned[scan.modality][str(level)]["nlm_h"]
             methods = {"noisy": noisy, "nlm": np.stack([nlm(n, sg, h) for n, sg in noisy_sig]),

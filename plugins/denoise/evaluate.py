@@ -31,6 +31,11 @@ MR_LEVELS = (0.02, 0.04, 0.08)  # Rician sigma / foreground median
 GAUSS_SIGMAS = (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5)
 NLM_H = (0.6, 0.8, 1.0, 1.2)
 FAST_SUBSET = {"case": "lung2", "slices": [20, 36], "level": 40.0}
+# The protocol the report scripts (body_scores.py, blind_nlm.py) share: held-out test slices and levels,
+# the training-volume slices the classical filters are tuned on, and the noise seeds (seed0 + z).
+TEST = {"lung2": (list(range(2, 61, 4)), CT_LEVELS), "brain2": (list(range(1, 23, 2)), MR_LEVELS)}
+TUNE = {"CT": ("lung1", [8, 20, 32, 44]), "MR": ("brain1", [6, 12, 18])}
+TUNE_SEED0, TEST_SEED0 = 1000, 5000
 
 
 def score(est: np.ndarray, ref: np.ndarray, rng_lohi: tuple[float, float]) -> tuple[float, float]:
@@ -46,6 +51,15 @@ def summarise(values: list[tuple[float, float]]) -> dict[str, float]:
             "ssim": round(float(s.mean()), 4), "ssim_sd": round(float(s.std()), 4)}
 
 
+def noisy_slices(
+    scan: sources.Scan, slices: list[int], level: float, seed0: int
+) -> list[tuple[np.ndarray, float]]:
+    """Noisy copies of ``scan``'s ``slices`` at ``level`` (``noise.add_noise``, seed ``seed0 + z``) with
+    their true noise sigma: one simulator and seeding for evaluation, tuning and the report scripts."""
+    ref = noise.mr_reference(scan.image)
+    return [noise.add_noise(scan.image[z], scan.modality, level, ref, seed0 + z) for z in slices]
+
+
 def nlm(img: np.ndarray, sigma: float, k: float) -> np.ndarray:
     from skimage.restoration import denoise_nl_means
 
@@ -55,12 +69,10 @@ def nlm(img: np.ndarray, sigma: float, k: float) -> np.ndarray:
 
 def tune_classical(scan: sources.Scan, slices: list[int], levels: tuple[float, ...]) -> dict:
     """Best Gaussian sigma and NLM h-factor per level (by mean PSNR) on training-volume slices."""
-    ref = noise.mr_reference(scan.image)
     lohi = noise.data_range(scan.modality, scan.image)
     out = {}
     for level in levels:
-        pairs = [(scan.image[z], noise.add_noise(scan.image[z], scan.modality, level, ref, 1000 + z))
-                 for z in slices]
+        pairs = list(zip(scan.image[slices], noisy_slices(scan, slices, level, TUNE_SEED0), strict=True))
         g = {s: np.mean([score(ndimage.gaussian_filter(n, s), c, lohi)[0] for c, (n, _) in pairs])
              for s in GAUSS_SIGMAS}
         h = {k: np.mean([score(nlm(n, sg, k), c, lohi)[0] for c, (n, sg) in pairs]) for k in NLM_H}
@@ -81,12 +93,11 @@ def run_model(stack: np.ndarray, spacing: tuple[float, float, float], modality: 
 
 def evaluate(case: str, slices: list[int], levels: tuple[float, ...], tuned: dict | None) -> dict:
     scan = sources.load_case(case)
-    ref = noise.mr_reference(scan.image)
     lohi = noise.data_range(scan.modality, scan.image)
     res: dict = {}
     for level in levels:
         clean = scan.image[slices]
-        noisy_sig = [noise.add_noise(scan.image[z], scan.modality, level, ref, 5000 + z) for z in slices]
+        noisy_sig = noisy_slices(scan, slices, level, TEST_SEED0)
         noisy = np.stack([n for n, _ in noisy_sig])
         den = run_model(noisy, scan.spacing, scan.modality)
         rows: dict[str, list[tuple[float, float]]] = {"noisy": [], "gaussian": [], "nlm": [], "model": []}
@@ -111,7 +122,7 @@ def figure(path: Path) -> None:
     scan = sources.load_case("lung2")
     z, level = 20, 40.0
     clean = scan.image[z]
-    noisy, _ = noise.add_noise(clean, "CT", level, 0.0, 5000 + z)
+    noisy, _ = noise.add_noise(clean, "CT", level, 0.0, TEST_SEED0 + z)
     den = run_model(noisy[None], scan.spacing, "CT")[0]
     sl = (slice(120, 440), slice(60, 460))
     panels = [("clean (real lung2)", clean), (f"+ simulated noise SD {level:.0f} HU", noisy),
@@ -150,13 +161,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    tuned_ct = tune_classical(sources.load_case("lung1"), [8, 20, 32, 44], CT_LEVELS)
-    tuned_mr = tune_classical(sources.load_case("brain1"), [6, 12, 18], MR_LEVELS)
-    metrics = {
-        "tuned_classical": {"CT": tuned_ct, "MR": tuned_mr},
-        "lung2": evaluate("lung2", list(range(2, 61, 4)), CT_LEVELS, tuned_ct),
-        "brain2": evaluate("brain2", list(range(1, 23, 2)), MR_LEVELS, tuned_mr),
-    }
+    tuned = {m: tune_classical(sources.load_case(case), slices, CT_LEVELS if m == "CT" else MR_LEVELS)
+             for m, (case, slices) in TUNE.items()}
+    tuned_ct = tuned["CT"]
+    metrics = {"tuned_classical": tuned, "lung2": evaluate("lung2", *TEST["lung2"], tuned_ct),
+               "brain2": evaluate("brain2", *TEST["brain2"], tuned["MR"])}
     fs = FAST_SUBSET
     metrics["fast_subset"] = {**fs, **evaluate(fs["case"], fs["slices"], (fs["level"],),
                                                {fs["level"]: tuned_ct[fs["level"]]})[str(fs["level"])]}
