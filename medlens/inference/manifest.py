@@ -206,6 +206,29 @@ class SaliencySpec(_Strict):
         return WeightsSpec._hex64(v)
 
 
+class RegionRankerSpec(_Strict):
+    """``[options.region_ranker]``: the weights of ``component_rule = "learned"``
+    (:class:`medlens.inference.region_ranker.RegionRanker`): a logistic score over named region
+    features, standardised by ``mean`` and ``scale``, one value per feature."""
+
+    features: tuple[str, ...] = Field(min_length=1)
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RegionRankerSpec:
+        self.ranker()  # unknown features, uneven lengths and non-positive scales fail here
+        return self
+
+    def ranker(self) -> Any:
+        """The :class:`~medlens.inference.region_ranker.RegionRanker` these weights describe."""
+        from medlens.inference.region_ranker import RegionRanker
+
+        return RegionRanker(self.features, self.mean, self.scale, self.coef, self.intercept)
+
+
 class OptionsSpec(_Strict):
     """Defaults for the optional steps; a caller may override them per run."""
 
@@ -214,8 +237,10 @@ class OptionsSpec(_Strict):
     # trained to be invariant to - a flip it never saw measures its failure, not its uncertainty
     tta_axes: tuple[Literal["z", "y", "x"], ...] = ("z", "y", "x")
     keep_largest_component: bool = False
-    # which component "keep largest" keeps: size (largest), or by probability (mass / mean / peak)
-    component_rule: Literal["size", "mass", "mean", "peak"] = "size"
+    # which component "keep largest" keeps: size (largest), by probability (mass / mean / peak), or
+    # by a score learnt over several region features ("learned", weights in region_ranker)
+    component_rule: Literal["size", "mass", "mean", "peak", "learned"] = "size"
+    region_ranker: RegionRankerSpec | None = None
     # hysteresis: the kept region grows into the voxels connected to it with at least this probability
     grow_threshold: float | None = Field(default=None, gt=0.0, lt=1.0)
     # modality -> organ (organs.ORGANS): regions mostly outside that organ are dropped
@@ -227,6 +252,12 @@ class OptionsSpec(_Strict):
     @classmethod
     def _organ_keys(cls, v: Any) -> Any:
         return {str(k).strip().upper(): o for k, o in v.items()} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _ranker_for_learned(self) -> OptionsSpec:
+        if self.component_rule == "learned" and self.region_ranker is None:
+            raise ValueError('component_rule = "learned" needs [options.region_ranker] weights')
+        return self
 
     @field_validator("tta_axes")
     @classmethod

@@ -8,6 +8,8 @@ from typing import Literal
 import numpy as np
 from scipy import ndimage
 
+from medlens.inference.region_ranker import RegionRanker
+
 
 def apply_activation(logits: np.ndarray, activation: str, axis: int = 0) -> np.ndarray:
     """``softmax`` / ``sigmoid`` over ``axis`` (channels), or the values unchanged for ``none``."""
@@ -66,12 +68,18 @@ def _regions(
         yield mask, components, np.arange(1, n + 1)
 
 
-ComponentRule = Literal["size", "mass", "mean", "peak"]
+ComponentRule = Literal["size", "mass", "mean", "peak", "learned"]
+# the fixed rules (a study compares them); "learned" also needs a RegionRanker's weights
 COMPONENT_RULES: tuple[ComponentRule, ...] = ("size", "mass", "mean", "peak")
 
 
 def select_component(
-    labels: np.ndarray, scores: np.ndarray | None, rule: ComponentRule = "size", value: int | None = None
+    labels: np.ndarray,
+    scores: np.ndarray | None,
+    rule: ComponentRule = "size",
+    value: int | None = None,
+    ranker: RegionRanker | None = None,
+    spacing_zyx: Sequence[float] = (1.0, 1.0, 1.0),
 ) -> np.ndarray:
     """Keep one 26-connected component of label ``value`` (every value when None), chosen by ``rule``.
 
@@ -79,8 +87,9 @@ def select_component(
     better reduced by confidence than by size when its false regions are big and lukewarm.
     ``size`` = voxel count; ``mass`` = summed ``scores``; ``mean`` = mean score (components of
     fewer than 10 voxels are never chosen by it: a single confident voxel is speckle);
-    ``peak`` = highest score, exact ties broken by ``mass``. ``scores`` (the label's probability, same
-    grid) is needed for all but ``size``.
+    ``peak`` = highest score, exact ties broken by ``mass``; ``learned`` = ``ranker``'s score of the
+    region's features (:mod:`medlens.inference.region_ranker`, lengths from ``spacing_zyx`` in mm).
+    ``scores`` (the label's probability, same grid) is needed for all but ``size``.
 
     Why the tie-break: a confident network's float32 sigmoid saturates at exactly 1.0 in several
     regions of one series, and ``argmax`` then keeps the first in label order - the lowest slice
@@ -89,9 +98,15 @@ def select_component(
     """
     if rule != "size" and scores is None:
         raise ValueError(f"component rule {rule!r} needs a probability map")
+    if rule == "learned" and ranker is None:
+        raise ValueError('component rule "learned" needs a region ranker')
     out = labels.copy()
     for mask, components, index in _regions(labels, value):
         if index.size <= 1:
+            continue
+        if rule == "learned":
+            assert ranker is not None and scores is not None
+            out[mask & (components != ranker.choose(components, index, scores, spacing_zyx))] = 0
             continue
         size = ndimage.sum_labels(mask, components, index)
         if rule == "size":

@@ -377,7 +377,8 @@ def segmentation_labels(
     if opts.keep_largest_component and rule != "size":
         for v in values:
             scores = ranking_scores(out[channel_of[v]], m.input.slice_context)
-            labels = select_component(labels, scores, rule, v)
+            ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
+            labels = select_component(labels, scores, rule, v, ranker, grid.model.spacing[::-1])
             if m.options.grow_threshold is not None:
                 labels = grow_region(labels, out[channel_of[v]], m.options.grow_threshold, v)
     labels = resample_to_source(labels, grid, is_label=True)
