@@ -5,7 +5,8 @@ fixed rules (largest, most confident, highest mean) each look at one property; a
 small but uniformly confident, or large but tubular like a vessel, is judged better by several at
 once. The weights are fitted on synthetic volumes (``plugins/lesion_seg/region_ranker.py``) and
 travel in ``plugin.toml`` (``[options.region_ranker]``), so the plugin stays one manifest and the
-engine needs only numpy to apply them.
+engine needs only numpy to apply them. (The built-in segmenter tested it on synthetic volumes and
+kept "mean": its rule was not consistently better; see that plugin's card.)
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FEATURES: tuple[str, ...] = (
     "log_mass",  # log10 of the probability summed over the region, in mm³
     "log_elongation",  # log10 sqrt(largest / smallest spread of its voxels' mm positions): vessels are long
     "fill",  # voxels / voxels of its bounding box: compact blobs fill it, branching vessels do not
-    "log_z_extent",  # log10 mm from its first to its last slice
+    "log_z_extent",  # log10 of the slices it spans times the slice spacing, in mm
 )
 MIN_VOXELS = 10  # as the "mean" rule: a smaller region is speckle and is chosen only when nothing else is
 

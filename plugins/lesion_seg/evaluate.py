@@ -137,6 +137,8 @@ def main() -> None:
                     help="each fold's members (their mean is the fold model); the shipped recipe (default) "
                          "writes metrics.json, the figure and the card, others metrics_mean<tags>.json")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
+    ap.add_argument("--record", default=None,
+                    help="write the metrics to this file here instead (no card, no figure): a side run")
     args = ap.parse_args()
     import torch
 
@@ -171,8 +173,8 @@ def main() -> None:
         "baseline_hd95_mm": finite_mean([metrics["baseline"][c]["hd95_mm"] for c in sources.CASES]),
         "shipped_dice": finite_mean([metrics["shipped"][c]["dice"] for c in sources.CASES]),
     }
-    primary = tags == members.SEED_TAGS
-    out = HERE / ("metrics.json" if primary else f"metrics{members.mean_tag(tags)}.json")
+    primary = tags == members.SEED_TAGS and args.record is None
+    out = HERE / (args.record or ("metrics.json" if primary else f"metrics{members.mean_tag(tags)}.json"))
     out.write_text(json.dumps(metrics, indent=1))
     if primary:
         figure(preds, HERE / "segmentation.png")

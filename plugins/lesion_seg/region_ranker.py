@@ -24,10 +24,12 @@ Protocol, set before the first run (2026-11-30, committed with this script):
   **and** it is higher in at least three of the four folds (the rule of the component re-check).
 - If adopted: each fold's ranker for the real cross-validation is refitted the same way on both seeds'
   candidates (still without case F's anatomy), and the shipped one on every candidate of both seeds.
+  (The run of 2026-11-30 kept "mean": higher in only two folds; ``region_ranker.json``.)
 
     .venv/bin/python plugins/lesion_seg/region_ranker.py dump --seed 4475 --per-modality 9
     .venv/bin/python plugins/lesion_seg/region_ranker.py dump --seed 4476 --per-modality 18
     .venv/bin/python plugins/lesion_seg/region_ranker.py decide      # region_ranker.json
+    .venv/bin/python plugins/lesion_seg/region_ranker.py misses --per-modality 6   # why lesions are missed
 
 ``dump`` keeps every candidate's features and Dice in the training cache (``region_ranker/``), so the
 decision and any refit need no network run.
@@ -169,9 +171,35 @@ def decide() -> dict:
     return out
 
 
+def misses(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
+    """Why a volume has no candidate that is the lesion (the oracle's misses), on the first test
+    volumes: the lesion is *found* (a candidate is a hit), *missed* (under a tenth of it above the
+    threshold) or *merged* (more of it above, yet no candidate a hit: inside a far larger region,
+    or in fragments). Written after the first results showed the oracle's low ceiling: a diagnosis."""
+    rule = studies.script_module(HERE / "component_rule.py")
+    reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"misses-{fold}",
+                            slice_context=members.context_of(fold, tags))
+    rows = []
+    for a, img, lab in studies.fold_volumes(fold, per_modality, TEST_SEED):
+        labels, prob = rule.candidates(reg, pid, a, img)
+        labels[a.ignore] = 0
+        components, _ = ndimage.label(labels > 0, np.ones((3, 3, 3), bool))
+        covered = float(np.mean(labels[lab] > 0))
+        hit_ids, counts = np.unique(components[lab & (components > 0)], return_counts=True)
+        best = int(hit_ids[np.argmax(counts)]) if hit_ids.size else 0
+        best_dice = dice(components == best, lab) if best else 0.0
+        ratio = float((components == best).sum() / lab.sum()) if best else 0.0
+        kind = "found" if best_dice > HIT else ("missed" if covered < 0.1 else "merged")
+        rows.append({"modality": a.modality, "kind": kind, "lesion_voxels": int(lab.sum()),
+                     "covered": round(covered, 3), "lesion_peak": round(float(prob[lab].max()), 3),
+                     "best_dice": round(best_dice, 3), "region_over_lesion": round(ratio, 2)})
+    kinds = [r["kind"] for r in rows]
+    return {"volumes": rows, "counts": {k: kinds.count(k) for k in ("found", "merged", "missed")}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["dump", "decide"])
+    ap.add_argument("step", choices=["dump", "decide", "misses"])
     ap.add_argument("--seed", type=int, default=FIT_SEED)
     ap.add_argument("--per-modality", type=int, default=12)
     ap.add_argument("--folds", nargs="+", default=list(sources.CASES))
@@ -184,6 +212,11 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.step == "misses":
+        out = {c: misses(c, args.per_modality, tuple(args.tags)) for c in args.folds}
+        (HERE / "region_ranker_misses.json").write_text(json.dumps(out, indent=1))
+        print(json.dumps({c: v["counts"] for c, v in out.items()}))
+        return
     for case in args.folds:
         print(case, json.dumps(dump(case, args.per_modality, args.seed, tuple(args.tags))), flush=True)
 

@@ -13,6 +13,7 @@ from medlens.inference.manifest import (
     Normalization,
     OptionsSpec,
     OutputSpec,
+    RegionRankerSpec,
     SaliencySpec,
     load_manifest,
 )
@@ -48,7 +49,16 @@ def test_every_manifest_field_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     documented = set(re.findall(r"[a-z_0-9]+", text))
     internal = {"folder"}
-    for model in (Manifest, InputSpec, OutputSpec, OptionsSpec, Normalization, SaliencySpec):
+    specs = (Manifest, InputSpec, OutputSpec, OptionsSpec, Normalization, SaliencySpec, RegionRankerSpec)
+    for model in specs:
         missing = set(model.model_fields) - documented - internal
         assert not missing, f"{model.__name__}: {sorted(missing)} not in docs/PLUGINS.md"
     tomllib.loads(_example().replace("<64 hex digits>", "0" * 64))  # the example is valid TOML
+
+
+def test_region_ranker_example_validates() -> None:
+    """The ``[options.region_ranker]`` example is a valid table of weights."""
+    text = DOC.read_text(encoding="utf-8")
+    block = text.split("```toml\n[options.region_ranker]", 1)[1].split("```", 1)[0]
+    spec = RegionRankerSpec(**tomllib.loads("[options.region_ranker]" + block)["options"]["region_ranker"])
+    assert spec.ranker().features == ("mean", "log_elongation")
