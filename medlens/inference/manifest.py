@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from medlens.inference.errors import ManifestError
+from medlens.inference.region_ranker import RegionRanker
 
 TASKS = ("classification", "segmentation", "denoising")
 RUNTIMES = ("onnx", "torchscript")
@@ -222,10 +223,8 @@ class RegionRankerSpec(_Strict):
         self.ranker()  # unknown features, uneven lengths and non-positive scales fail here
         return self
 
-    def ranker(self) -> Any:
+    def ranker(self) -> RegionRanker:
         """The :class:`~medlens.inference.region_ranker.RegionRanker` these weights describe."""
-        from medlens.inference.region_ranker import RegionRanker
-
         return RegionRanker(self.features, self.mean, self.scale, self.coef, self.intercept)
 
 

@@ -95,9 +95,13 @@ class RegionRanker:
     ) -> int:
         """The region of ``index`` with the highest score; regions under :data:`MIN_VOXELS` voxels only
         when every region is that small."""
-        table = region_features(components, index, scores, spacing_zyx)
-        logit = self.logits(table)
-        small = ndimage.sum_labels(components > 0, components, index) < MIN_VOXELS
-        if not small.all():
-            logit = np.where(small, -np.inf, logit)
-        return int(index[int(np.argmax(logit))])
+        logit = self.logits(region_features(components, index, scores, spacing_zyx))
+        return int(index[pick(logit, ndimage.sum_labels(components > 0, components, index))])
+
+
+def pick(logits: np.ndarray, voxels: np.ndarray) -> int:
+    """Position of the highest of ``logits`` among regions of at least :data:`MIN_VOXELS` ``voxels``
+    (among all when every region is smaller): the choice of :meth:`RegionRanker.choose`, shared with
+    the study that replays it on stored candidate tables."""
+    small = np.asarray(voxels) < MIN_VOXELS
+    return int(np.argmax(np.where(small, -np.inf, logits) if not small.all() else logits))

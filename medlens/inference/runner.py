@@ -375,9 +375,9 @@ def segmentation_labels(
         labels = restrict_to_organ(labels, organ, m.options.organ_fraction)
     rule = m.options.component_rule
     if opts.keep_largest_component and rule != "size":
+        ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
         for v in values:
             scores = ranking_scores(out[channel_of[v]], m.input.slice_context)
-            ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
             labels = select_component(labels, scores, rule, v, ranker, grid.model.spacing[::-1])
             if m.options.grow_threshold is not None:
                 labels = grow_region(labels, out[channel_of[v]], m.options.grow_threshold, v)

@@ -39,13 +39,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage
 
 from medlens.inference.postprocess import select_component
-from medlens.inference.region_ranker import FEATURES, MIN_VOXELS, RegionRanker, region_features
+from medlens.inference.region_ranker import FEATURES, RegionRanker, pick, region_features
 from medlens.inference.runner import ranking_scores
 from medlens.training import lesion_data, members, sources, studies
 from medlens.training.engine import registry_for
@@ -62,17 +63,27 @@ def cache_file(fold: str, seed: int) -> Path:
     return d / f"{fold}_{seed}.npz"
 
 
-def dump(fold: str, per_modality: int, seed: int, tags: tuple[str, ...]) -> dict:
-    """Every candidate region of ``fold``'s model on its synthetic volumes: features, Dice, volume."""
-    rule = studies.script_module(HERE / "component_rule.py")  # the same engine run as that study
+def fold_candidates(
+    fold: str, per_modality: int, seed: int, tags: tuple[str, ...]
+) -> Iterator[tuple[lesion_data.Anatomy, np.ndarray, np.ndarray, np.ndarray, int]]:
+    """Per synthetic volume of ``fold``'s training anatomy: its anatomy, every candidate's labels (a
+    real lesion's voxels cleared: neither hit nor false positive), the probability map, the synthetic
+    lesion and the model's slice context; the engine run of ``component_rule.py``."""
+    rule = studies.script_module(HERE / "component_rule.py")
     reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"ranker-{fold}",
                             slice_context=members.context_of(fold, tags))
     context = reg.manifest(pid).input.slice_context
-    rows, dices, voxels, vol_of, mean_rule, anatomy = [], [], [], [], [], []
-    for v, (a, img, lab) in enumerate(studies.fold_volumes(fold, per_modality, seed)):
-        anatomy.append(a.name)
+    for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
         labels, prob = rule.candidates(reg, pid, a, img)
-        labels[a.ignore] = 0  # a real lesion in training anatomy is neither hit nor false positive
+        labels[a.ignore] = 0
+        yield a, labels, prob, lab, context
+
+
+def dump(fold: str, per_modality: int, seed: int, tags: tuple[str, ...]) -> dict:
+    """Every candidate region of ``fold``'s model on its synthetic volumes: features, Dice, volume."""
+    rows, dices, voxels, vol_of, mean_rule, anatomy = [], [], [], [], [], []
+    for v, (a, labels, prob, lab, context) in enumerate(fold_candidates(fold, per_modality, seed, tags)):
+        anatomy.append(a.name)
         ranked = ranking_scores(prob, context)
         components, n = ndimage.label(labels > 0, np.ones((3, 3, 3), bool))
         index = np.arange(1, n + 1)
@@ -121,10 +132,8 @@ def chosen_dice(ranker: RegionRanker, d: dict) -> np.ndarray:
     out = np.zeros(int(d["n_volumes"]))
     for v in range(int(d["n_volumes"])):
         rows = np.flatnonzero(d["volume"] == v)
-        if rows.size:  # as RegionRanker.choose: speckle only when nothing else is left
-            big = rows[d["voxels"][rows] >= MIN_VOXELS]
-            pick = big if big.size else rows
-            out[v] = d["dice"][pick[int(np.argmax(logit[pick]))]]
+        if rows.size:
+            out[v] = d["dice"][rows[pick(logit[rows], d["voxels"][rows])]]
     return out
 
 
@@ -176,13 +185,8 @@ def misses(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     volumes: the lesion is *found* (a candidate is a hit), *missed* (under a tenth of it above the
     threshold) or *merged* (more of it above, yet no candidate a hit: inside a far larger region,
     or in fragments). Written after the first results showed the oracle's low ceiling: a diagnosis."""
-    rule = studies.script_module(HERE / "component_rule.py")
-    reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"misses-{fold}",
-                            slice_context=members.context_of(fold, tags))
     rows = []
-    for a, img, lab in studies.fold_volumes(fold, per_modality, TEST_SEED):
-        labels, prob = rule.candidates(reg, pid, a, img)
-        labels[a.ignore] = 0
+    for a, labels, prob, lab, _ in fold_candidates(fold, per_modality, TEST_SEED, tags):
         components, _ = ndimage.label(labels > 0, np.ones((3, 3, 3), bool))
         covered = float(np.mean(labels[lab] > 0))
         hit_ids, counts = np.unique(components[lab & (components > 0)], return_counts=True)
