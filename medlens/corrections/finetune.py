@@ -34,10 +34,11 @@ from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
 from medlens.inference.postprocess import apply_activation
-from medlens.inference.preprocess import normalize_intensity, resample_to_model
+from medlens.inference.preprocess import resample_to_model
 from medlens.inference.runner import (
     RunOptions,
     model_channels,
+    normalized_input,
     organ_on_model_grid,
     predict_dense,
     segmentation_labels,
@@ -99,11 +100,12 @@ def predict_labels(m: Manifest, volume: Volume, run: Any) -> np.ndarray:
     array, grid = resample_to_model(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
-    norm, _ = normalize_intensity(array, m.input.normalization)
+    norm, _, organ = normalized_input(m, volume, array, grid, [])
     out = apply_activation(
         predict_dense(model_channels(norm, m.input), m, opts, run), m.output.activation
     )
-    organ = organ_on_model_grid(m, volume, array, grid, [])
+    if organ is None:
+        organ = organ_on_model_grid(m, volume, array, grid, [])
     return segmentation_labels(out, m, opts, grid, organ)
 
 
@@ -155,10 +157,10 @@ def _training_arrays(
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for c in cases:
-        array, _ = resample_to_model(
+        array, grid = resample_to_model(
             c.volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
         )
-        norm, _ = normalize_intensity(array, m.input.normalization)
+        norm, _, _ = normalized_input(m, c.volume, array, grid, [])
         mask_vol = c.volume.derived(c.mask.astype(np.float32))
         mask, _ = resample_to_model(
             mask_vol, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2

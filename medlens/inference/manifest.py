@@ -57,6 +57,13 @@ class Normalization(_Strict):
     * ``percentile``: clip to the (low, high) ``percentiles`` of the image, then scale to ``value_range``;
     * ``zscore``: subtract the mean, divide by the standard deviation (over non-zero voxels if ``nonzero``);
     * ``none``: feed the values as they are.
+
+    ``organ_scale`` (``percentile`` only), modality -> k: for a series of that modality the upper bound
+    is k x the median intensity inside the plugin's organ (``options.organ``) instead of the high
+    percentile, so the organ's median lands at 1 / k of the range whatever else the field of view
+    holds. Why: a whole-head contrast T1 has bright scalp fat and vessels, a skull-stripped series has
+    none, and with percentiles alone the same brain lands at 0.3 in one and 0.77 in the other. When no
+    organ is found the percentile is used, with a warning.
     """
 
     kind: Literal["ct_window", "zscore", "percentile", "none"] = "none"
@@ -64,6 +71,14 @@ class Normalization(_Strict):
     percentiles: tuple[float, float] = (0.5, 99.5)
     value_range: tuple[float, float] = (0.0, 1.0)
     nonzero: bool = False
+    organ_scale: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("organ_scale", mode="before")
+    @classmethod
+    def _scale_keys(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {str(k).upper(): val for k, val in v.items()}
+        return v
 
 
 class InputSpec(_Strict):
@@ -365,6 +380,14 @@ def _cross_checks(m: Manifest) -> list[str]:
             problems.append("input.normalization.window: low must be below high")
     if norm.kind == "percentile" and not 0 <= norm.percentiles[0] < norm.percentiles[1] <= 100:
         problems.append("input.normalization.percentiles: expected 0 <= low < high <= 100")
+    if norm.organ_scale:
+        if norm.kind != "percentile":
+            problems.append('input.normalization.organ_scale: only with kind = "percentile"')
+        for modality, k in norm.organ_scale.items():
+            if modality not in m.options.organ:
+                problems.append(f"input.normalization.organ_scale: no options.organ for {modality}")
+            if not k > 1.0:
+                problems.append(f"input.normalization.organ_scale.{modality}: expected a factor above 1")
     shape = m.input.spatial_shape
     if shape is not None and len(shape) != m.input.dims:
         problems.append(

@@ -115,8 +115,12 @@ class IntensityMap:
     high: float = np.inf
 
 
-def normalize_intensity(array: np.ndarray, norm: Normalization) -> tuple[np.ndarray, IntensityMap]:
-    """Apply the manifest's normalisation; returns float32 and the map to undo it."""
+def normalize_intensity(
+    array: np.ndarray, norm: Normalization, high: float | None = None
+) -> tuple[np.ndarray, IntensityMap]:
+    """Apply the manifest's normalisation; returns float32 and the map to undo it. ``high`` replaces
+    the percentile's upper bound: k x the organ's median where ``norm.organ_scale`` applies (decided by
+    :func:`medlens.inference.runner.normalized_input`, which has the organ)."""
     x = np.asarray(array, dtype=np.float32)
     if norm.kind == "none":
         return x, IntensityMap(0.0, 1.0)
@@ -130,7 +134,8 @@ def normalize_intensity(array: np.ndarray, norm: Normalization) -> tuple[np.ndar
         assert norm.window is not None
         low, high = norm.window
     else:  # percentile
-        low, high = (float(v) for v in np.percentile(x, norm.percentiles))
+        low, top = (float(v) for v in np.percentile(x, norm.percentiles))
+        high = top if high is None else float(high)
         if high <= low:
             high = low + 1.0
     out_lo, out_hi = norm.value_range

@@ -31,6 +31,7 @@ from medlens.inference.postprocess import (
     threshold_labels,
 )
 from medlens.inference.preprocess import (
+    IntensityMap,
     denormalize_intensity,
     normalize_intensity,
     resample_to_model,
@@ -433,6 +434,40 @@ def organ_on_model_grid(
     return mask
 
 
+def organ_scale_for(m: Manifest, volume: Volume, array: np.ndarray) -> float | None:
+    """k of ``input.normalization.organ_scale`` for this series' modality (:func:`organ_modality`), or
+    None: then its intensities are normalised without the organ."""
+    scales = m.input.normalization.organ_scale
+    return scales.get(organ_modality(m, volume, array)) if scales else None
+
+
+def normalized_input(
+    m: Manifest,
+    volume: Volume,
+    array: np.ndarray,
+    grid: Any,
+    warnings: list[str],
+    cancel: threading.Event | None = None,
+    progress: ProgressFn | None = None,
+) -> tuple[np.ndarray, IntensityMap, np.ndarray | None]:
+    """The model-grid ``array`` normalised as the manifest says, the map to undo it, and the organ
+    when it had to be found first (``organ_scale``: the upper bound is k x the organ's median; None
+    otherwise, and the caller finds the organ later if it needs it, from the same cache).
+
+    Why one function: the run, saliency and fine-tuning must feed the network exactly the same
+    intensities, or a map or a correction is computed on an input the model never sees.
+    """
+    k = organ_scale_for(m, volume, array)
+    if k is None:
+        return (*normalize_intensity(array, m.input.normalization), None)
+    organ = organ_on_model_grid(m, volume, array, grid, warnings, cancel, progress)
+    if organ is None or not organ.any():
+        warnings.append("intensities scaled by the whole series' percentiles: no organ to scale them by")
+        return (*normalize_intensity(array, m.input.normalization), organ)
+    high = k * float(np.median(array[organ]))
+    return (*normalize_intensity(array, m.input.normalization, high), organ)
+
+
 def _organ_mask(
     name: str,
     array: np.ndarray,
@@ -476,17 +511,22 @@ def _dense(
     array, grid = resample_to_model(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
-    norm, imap = normalize_intensity(array, m.input.normalization)
-    image = model_channels(norm, m.input)
     result = InferenceResult(m.id, m.task)
     activation = m.output.activation if m.task == "segmentation" else "none"
     # the progress bar in equal parts: one per network pass, one more for the organ (deepbet's brain
-    # extraction takes as long as a lesion pass)
+    # extraction takes as long as a lesion pass), first when the intensities are scaled by it
     variants = flip_variants(3, m.options.tta_axes) if opts.tta_flips else [()]
-    parts = len(variants) + int(m.task == "segmentation" and bool(m.options.organ))
+    first = int(organ_scale_for(m, volume, array) is not None)
+    with_organ = int(m.task == "segmentation" and bool(m.options.organ)) or first
+    parts = len(variants) + with_organ
+    organ_progress = scaled_progress(progress, 0 if first else parts - 1, parts)
+    norm, imap, organ = normalized_input(m, volume, array, grid, result.warnings, cancel, organ_progress)
+    if first and organ_progress:  # the lung field reports no progress of its own
+        organ_progress(1, 1)
+    image = model_channels(norm, m.input)
 
     def one_pass(img: np.ndarray, i: int) -> np.ndarray:
-        raw = predict_dense(img, m, opts, predict, progress, cancel, i, parts)
+        raw = predict_dense(img, m, opts, predict, progress, cancel, i + first, parts)
         return apply_activation(raw, activation)
 
     if opts.tta_flips:
@@ -522,9 +562,9 @@ def _dense(
         prob_channels = list(enumerate(m.output.labels))
     else:
         prob_channels = [(i + 1, lab) for i, lab in enumerate(m.output.labels) if i + 1 < out.shape[0]]
-    organ_progress = scaled_progress(progress, parts - 1, parts)
-    organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel, organ_progress)
-    if organ_progress:  # the lung field or no organ for this modality: the organ's part is done at once
+    if organ is None:
+        organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel, organ_progress)
+    if organ_progress and not first:  # the lung field or no organ for this modality: done at once
         organ_progress(1, 1)
     labels = segmentation_labels(out, m, opts, grid, organ)
     dtype = np.uint8 if max(values, default=0) < 256 else np.uint16
@@ -565,15 +605,19 @@ def _classify(
     array, grid = resample_to_model(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
-    norm, _ = normalize_intensity(array, m.input.normalization)
     result = InferenceResult(m.id, m.task, class_names=list(m.output.class_names))
     organ = None
-    if m.input.organ_channel:  # the organ first: deepbet's brain takes about as long as the slices
+    if m.input.organ_channel or organ_scale_for(m, volume, array) is not None:
+        # the organ first: deepbet's brain takes about as long as the slices
         organ_progress = scaled_progress(progress, 0, 2)
-        organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel, organ_progress)
+        norm, _, organ = normalized_input(m, volume, array, grid, result.warnings, cancel, organ_progress)
+        if organ is None:
+            organ = organ_on_model_grid(m, volume, array, grid, result.warnings, cancel, organ_progress)
         if organ_progress:  # the lung field reports no progress of its own
             organ_progress(1, 1)
         progress = scaled_progress(progress, 1, 2)
+    else:
+        norm, _, _ = normalized_input(m, volume, array, grid, result.warnings)
     shape = m.input.spatial_shape
     activation = m.output.activation if m.output.activation != "none" else "softmax"
     if m.input.dims == 3:

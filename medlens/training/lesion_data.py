@@ -187,8 +187,10 @@ class CropSampler:
         min_pos_px: int = 5,
         augment: bool = True,
         volume_label: bool = False,
+        mr_hi_ratio: tuple[float, float] = MR_HI_RATIO,
     ) -> None:
         self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
+        self.mr_hi_ratio = mr_hi_ratio
         self.volume_label = volume_label
         self.p_lesion, self.min_pos_px, self.augment = p_lesion, min_pos_px, augment
         self.by_mod = {m: [a for a in anatomies if a.modality == m] for m in ("CT", "MR")}
@@ -272,10 +274,13 @@ class CropSampler:
         return Crop(img.astype(np.float32), lab, wgt, present)
 
     def _normalize(self, a: Anatomy, slab: np.ndarray) -> np.ndarray:
-        """CT: the volume's own percentiles (HU are absolute); MR: see ``MR_HI_RATIO``."""
+        """CT: the volume's own percentiles (HU are absolute); MR: ``mr_hi_ratio`` (see ``MR_HI_RATIO``;
+        a fixed ratio (k, k) matches the engine's ``organ_scale`` normalisation, which puts the brain's
+        median at 1 / k whatever else is in the field of view). The draw is made for MR crops either way,
+        as it always was, so a fixed ratio leaves every other random choice of the stream unchanged."""
         if a.modality != "MR":
             return a.normalize(slab)
-        return a.normalize(slab, hi=a.reference * float(self.rng.uniform(*MR_HI_RATIO)))
+        return a.normalize(slab, hi=a.reference * float(self.rng.uniform(*self.mr_hi_ratio)))
 
     def _augment(
         self, img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, size: int, modality: str

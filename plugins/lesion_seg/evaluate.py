@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,15 @@ from medlens.training.metrics import dice, hd95
 
 HERE = Path(__file__).resolve().parent
 FAST_SUBSET = {"lung2": (13, 27), "lung1": (26, 40)}  # slices the tests re-run (shipped model)
+
+
+def organ_scale_fields(k: float | None) -> dict[str, Any] | None:
+    """``[input]`` fields for ``registry_for``: this plugin's normalisation with MR scaled by the brain
+    (``organ_scale = { MR = k }``; ``organ_scale_study.py``), or None for the manifest as it is."""
+    if k is None:
+        return None
+    norm = tomllib.loads((HERE / "plugin.toml").read_text(encoding="utf-8"))["input"]["normalization"]
+    return {"normalization": {**norm, "organ_scale": {"MR": k}}}
 
 
 def run_model(
@@ -137,11 +147,16 @@ def main() -> None:
                     help="each fold's members (their mean is the fold model); the shipped recipe (default) "
                          "writes metrics.json, the figure and the card, others metrics_mean<tags>.json")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
+    ap.add_argument("--organ-scale", type=float, default=None,
+                    help="k: the folds run with MR scaled by the brain (organ_scale = { MR = k }); "
+                         "with --record (a side run)")
     ap.add_argument("--record", default=None,
                     help="write the metrics to this file here instead (no card, no figure): a side run")
     args = ap.parse_args()
     import torch
 
+    if args.organ_scale is not None and args.record is None:
+        ap.error("--organ-scale is a side run: give --record FILE")
     if args.baseline_only:
         for case in sources.CASES:
             print(case, run_baseline(case)[0], flush=True)
@@ -153,7 +168,8 @@ def main() -> None:
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:
-        cv, p_net = run_model(case, members.fold_onnx(case, tags), context=context)
+        cv, p_net = run_model(case, members.fold_onnx(case, tags), context=context,
+                              input_fields=organ_scale_fields(args.organ_scale))
         b, p_base = run_baseline(case)
         s, _ = run_model(case, None)
         metrics["cv"][case], metrics["baseline"][case], metrics["shipped"][case] = cv, b, s

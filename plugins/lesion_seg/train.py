@@ -78,17 +78,19 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
-    seed: int = SEED, dims: int = 2,
+    seed: int = SEED, dims: int = 2, mr_scale: float | None = None,
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
-    (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net."""
+    (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
+    normalised with the brain's median at 1 / k (the engine's ``organ_scale``), not at a random place."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
+    ratio = L.MR_HI_RATIO if mr_scale is None else (mr_scale, mr_scale)
     sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
-                            volume_label=volume)
+                            volume_label=volume, mr_hi_ratio=ratio)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
-                                augment=False, volume_label=volume)
+                                augment=False, volume_label=volume, mr_hi_ratio=ratio)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
     model = UNet3dAniso(base=base) if volume else UNet2d(in_ch=2 * context + 1, base=base)
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -120,7 +122,7 @@ def train(
         sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
                           spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
-            "seed": seed, "dims": dims,
+            "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio),
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -159,6 +161,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=SEED, help="weights and crops (validation crops stay fixed)")
     ap.add_argument("--dims", type=int, default=2, choices=[2, 3],
                     help="3: a 3D patch U-Net on 2 * context + 1 slices, all labelled (a study; not shipped)")
+    ap.add_argument("--mr-scale", type=float, default=None,
+                    help="k: MR crops with the brain's median at 1/k (engine normalisation organ_scale)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS), help="members' tags for --ensemble")
@@ -170,7 +174,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
-                 args.seed, args.dims)
+                 args.seed, args.dims, args.mr_scale)
     print(json.dumps(info))
 
 

@@ -19,11 +19,12 @@ from medlens.inference.discovery import PluginRegistry, default_registry
 from medlens.inference.errors import InferenceError
 from medlens.inference.jobs import ProgressFn, check_cancelled
 from medlens.inference.manifest import Manifest
-from medlens.inference.preprocess import ModelGrid, normalize_intensity, resample_to_model, resample_to_source
+from medlens.inference.preprocess import ModelGrid, resample_to_model, resample_to_source
 from medlens.inference.runner import (
     RunOptions,
     _resize,
     model_channels,
+    normalized_input,
     organ_on_model_grid,
     predict_dense,
     with_organ_channel,
@@ -223,11 +224,13 @@ def compute_saliency(
     array, grid = resample_to_model(
         volume, m.input.spacing, m.input.orientation, keep_z_spacing=m.input.dims == 2
     )
-    norm, _ = normalize_intensity(array, m.input.normalization)
-    image = np.ascontiguousarray(model_channels(norm, m.input), np.float32)
     warnings: list[str] = []
+    norm, _, organ = normalized_input(m, volume, array, grid, warnings, cancel)
+    image = np.ascontiguousarray(model_channels(norm, m.input), np.float32)
     if m.input.organ_channel:  # the mask the score is bounded by: given, never attributed or removed
-        image = with_organ_channel(image, organ_on_model_grid(m, volume, array, grid, warnings, cancel))
+        if organ is None:
+            organ = organ_on_model_grid(m, volume, array, grid, warnings, cancel)
+        image = with_organ_channel(image, organ)
     fixed = int(m.input.organ_channel)
     baseline = float(norm.min())
     nz = volume.array.shape[0]
