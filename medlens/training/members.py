@@ -4,7 +4,8 @@ Why: with one or two chest CTs in a fold's training set, which candidate region 
 first changes with the seed (the lung1 fold reported another candidate region, Dice 0, with one seed
 and outlined the nodule, Dice 0.74, with the next). So a fold's cross-validated model is the mean of its
 ``SEED_TAGS`` networks (same data and recipe, other seeds), the classifier is built on that mean, and
-the shipped segmenter is the mean of every member (all anatomy and the four folds, each seed).
+the shipped segmenter is the mean of every member (all anatomy and the four folds, each seed of
+``SEG_TAGS``).
 
 A member ``seg_{name}{tag}`` is ``{state.pt, json, onnx}`` in ``folds_dir()``: ``name`` is a test case
 left out, or ``all``; the json records its context, width, seed and sha256.
@@ -13,15 +14,22 @@ left out, or ``all``; the json records its context, width, seed and sha256.
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from medlens.training import lesion_data
+from medlens.training.engine import registry_for
 from medlens.training.export import export_onnx
 from medlens.training.nets import MeanLogits, UNet2d
 
 SEED_TAGS = ("_ctx1", "_ctx1s2")  # 2.5D U-Nets trained with seeds 1234 and 2345
+# The segmenter's members since lesion-seg 0.5: the same recipe and seeds with MR crops scaled by the
+# brain (``train.py --mr-scale 3``, the engine's ``organ_scale``; ``organ_scale_study.py``). The classifier
+# and the studies recorded before 0.5 stay on ``SEED_TAGS``.
+SEG_TAGS = ("_k3", "_k3s2")
 
 
 def folds_dir() -> Path:
@@ -76,3 +84,33 @@ def fold_onnx(case: str, tags: tuple[str, ...] = SEED_TAGS) -> Path:
                 spatial_output=True)
     stamp.write_text(json.dumps({"fold": case, "tags": list(tags), "context": context, "members": shas}))
     return out
+
+
+def mr_scale(case: str, tags: tuple[str, ...]) -> float | None:
+    """k when every member of ``case`` x ``tags`` trained with MR crops scaled by the brain at k
+    (``train.py --mr-scale k``), None when the scale was drawn per crop (members before lesion-seg 0.5)."""
+    ratios = {tuple(info(case, t).get("mr_hi_ratio", lesion_data.MR_HI_RATIO)) for t in tags}
+    if len(ratios) != 1:
+        raise ValueError(f"members of {case} {tags} trained with different MR scales: {sorted(ratios)}")
+    lo, hi = ratios.pop()
+    return float(lo) if lo == hi else None
+
+
+def normalization_fields(plugin_dir: Path, k: float | None) -> dict[str, Any]:
+    """``[input]`` fields for ``registry_for``: the plugin's normalisation with MR scaled by the brain,
+    ``organ_scale = { MR = k }``, or by the percentiles alone when k is None."""
+    norm = tomllib.loads((plugin_dir / "plugin.toml").read_text(encoding="utf-8"))["input"]["normalization"]
+    norm = {key: v for key, v in norm.items() if key != "organ_scale"}
+    return {"normalization": {**norm, **({"organ_scale": {"MR": k}} if k is not None else {})}}
+
+
+def fold_registry(plugin_dir: Path, case: str, tags: tuple[str, ...], suffix: str) -> tuple[Any, str]:
+    """A registry running fold ``case``'s mean of ``tags`` through the engine with their slice context
+    and the MR normalisation they trained with (``mr_scale``). Returns the registry and the plugin id.
+
+    Why: the shipped manifest scales MR by the brain since lesion-seg 0.5, and a study re-run on older
+    members must not feed them an input scale they never saw.
+    """
+    return registry_for(plugin_dir, fold_onnx(case, tags), suffix=suffix,
+                        slice_context=context_of(case, tags),
+                        input_fields=normalization_fields(plugin_dir, mr_scale(case, tags)))

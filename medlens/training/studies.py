@@ -61,11 +61,8 @@ def engine_dice(
 def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:
     """A registry running ``fold``'s single U-Net member ``tag`` (``members.fold_onnx``) with its own
     slice context, and that context: how the recipe studies compare one member per recipe."""
-    from medlens.training.engine import registry_for
-
-    context = members.context_of(fold, (tag,))
-    reg, pid = registry_for(plugin_dir, members.fold_onnx(fold, (tag,)), suffix=suffix, slice_context=context)
-    return reg, pid, context
+    reg, pid = members.fold_registry(plugin_dir, fold, (tag,), suffix)
+    return reg, pid, members.context_of(fold, (tag,))
 
 
 def study_args(doc: str | None, threads: int = 1) -> argparse.Namespace:

@@ -64,11 +64,14 @@ def candidates(
 
 
 def study(
-    fold: str, per_modality: int, weights: Path | None = None, context: int | None = None, seed: int = SEED
+    fold: str, per_modality: int, weights: Path | None = None, context: int | None = None, seed: int = SEED,
+    tags: tuple[str, ...] = (),
 ) -> dict:
-    """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy."""
-    reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context) if weights
-                else registry_for(HERE))
+    """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy (``weights``: the
+    fold's, members ``tags``, run with the MR scale they trained with; None: the shipped model)."""
+    fields = members.normalization_fields(HERE, members.mr_scale(fold, tags)) if weights else None
+    reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context, input_fields=fields)
+                if weights else registry_for(HERE))
     ranked_context = reg.manifest(pid).input.slice_context  # as the engine ranks (2.5D end slices)
     vols = studies.fold_volumes(fold, per_modality, seed)
     scores: dict[str, list[float]] = {name: [] for name in VARIANTS}
@@ -114,7 +117,7 @@ def main() -> None:
             weights, context = members.fold_onnx(case, tags), members.context_of(case, tags)
         else:
             weights, context = folds / f"seg_{case}{args.tag}.onnx", args.context
-        out["folds"][case] = study(case, args.per_modality, weights, context, args.seed)
+        out["folds"][case] = study(case, args.per_modality, weights, context, args.seed, tags or (args.tag,))
         print(case, out["folds"][case], flush=True)
     folds_out = out["folds"].values()
     mean = {r: round(float(np.mean([f["dice"][r] for f in folds_out])), 4) for r in VARIANTS}

@@ -1,7 +1,8 @@
 """Evaluate the lesion U-Net on the four REAL lesions (leave-one-case-out) beside the classical baseline.
 
 For each case: the fold model trained without that case (the mean of its seeds: ``train.py --fold CASE
---seed S``, ``medlens.training.members``) runs through the MedLens engine with this plugin's manifest;
+--seed S``, ``medlens.training.members``) runs through the MedLens engine with this plugin's manifest
+and the MR scale its members trained with (``members.mr_scale``);
 the baseline (threshold + opening + largest component in the lung / brain mask) is tuned on synthetic
 lesions in the same fold's training anatomy. Both are scored against the real mask on the case's native
 grid: Dice and HD95 (mm). The shipped model (the mean of all members; real lesions masked out) is scored
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -29,15 +29,6 @@ from medlens.training.metrics import dice, hd95
 
 HERE = Path(__file__).resolve().parent
 FAST_SUBSET = {"lung2": (13, 27), "lung1": (26, 40)}  # slices the tests re-run (shipped model)
-
-
-def organ_scale_fields(k: float | None) -> dict[str, Any] | None:
-    """``[input]`` fields for ``registry_for``: this plugin's normalisation with MR scaled by the brain
-    (``organ_scale = { MR = k }``; ``organ_scale_study.py``), or None for the manifest as it is."""
-    if k is None:
-        return None
-    norm = tomllib.loads((HERE / "plugin.toml").read_text(encoding="utf-8"))["input"]["normalization"]
-    return {"normalization": {**norm, "organ_scale": {"MR": k}}}
 
 
 def run_model(
@@ -143,20 +134,20 @@ def write_card_tables(metrics: dict) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS),
+    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS),
                     help="each fold's members (their mean is the fold model); the shipped recipe (default) "
                          "writes metrics.json, the figure and the card, others metrics_mean<tags>.json")
     ap.add_argument("--baseline-only", action="store_true", help="only tune and score the baseline")
     ap.add_argument("--organ-scale", type=float, default=None,
-                    help="k: the folds run with MR scaled by the brain (organ_scale = { MR = k }); "
-                         "with --record (a side run)")
+                    help="k: the folds run with MR scaled by the brain (organ_scale = { MR = k }), 0: by the "
+                         "percentiles alone; default: as their members trained (members.mr_scale)")
     ap.add_argument("--record", default=None,
                     help="write the metrics to this file here instead (no card, no figure): a side run")
     args = ap.parse_args()
     import torch
 
-    if args.organ_scale is not None and args.record is None:
-        ap.error("--organ-scale is a side run: give --record FILE")
+    if args.organ_scale is not None and tuple(args.tags) == members.SEG_TAGS and args.record is None:
+        ap.error("--organ-scale with the shipped members is a side run: give --record FILE")
     if args.baseline_only:
         for case in sources.CASES:
             print(case, run_baseline(case)[0], flush=True)
@@ -168,8 +159,9 @@ def main() -> None:
     metrics: dict = {"cv": {}, "baseline": {}, "shipped": {}, "fast_subset": {}}
     preds = {}
     for case in sources.CASES:
-        cv, p_net = run_model(case, members.fold_onnx(case, tags), context=context,
-                              input_fields=organ_scale_fields(args.organ_scale))
+        k = members.mr_scale(case, tags) if args.organ_scale is None else (args.organ_scale or None)
+        fields = members.normalization_fields(HERE, k)
+        cv, p_net = run_model(case, members.fold_onnx(case, tags), context=context, input_fields=fields)
         b, p_base = run_baseline(case)
         s, _ = run_model(case, None)
         metrics["cv"][case], metrics["baseline"][case], metrics["shipped"][case] = cv, b, s
@@ -189,7 +181,7 @@ def main() -> None:
         "baseline_hd95_mm": finite_mean([metrics["baseline"][c]["hd95_mm"] for c in sources.CASES]),
         "shipped_dice": finite_mean([metrics["shipped"][c]["dice"] for c in sources.CASES]),
     }
-    primary = tags == members.SEED_TAGS and args.record is None
+    primary = tags == members.SEG_TAGS and args.record is None
     out = HERE / (args.record or ("metrics.json" if primary else f"metrics{members.mean_tag(tags)}.json"))
     out.write_text(json.dumps(metrics, indent=1))
     if primary:

@@ -20,7 +20,8 @@ third of the range. Every other random choice of training is the same stream (th
 drawn), so CT crops are identical and only the MR crops' scale differs.
 
 Protocol, set before any run of the candidate (2026-11-30, committed with this script):
-- Current: the shipped recipe's members ``_ctx1`` / ``_ctx1s2`` with the plugin's manifest. Candidate:
+- Current: the shipped recipe's members ``_ctx1`` / ``_ctx1s2`` with the plugin's manifest (then without
+  ``organ_scale``; a re-run builds it so, ``members.fold_registry``: as the members trained). Candidate:
   members ``_k3`` / ``_k3s2`` (``--mr-scale 3``, seeds 1234 / 2345) with ``organ_scale = { MR = 3.0 }``.
   A fold model is the mean of its two seeds, as shipped.
 - Synthetic whole volumes of each fold's own training anatomy, seed 4477 (not used before), 12 CT + 12
@@ -36,6 +37,9 @@ Protocol, set before any run of the candidate (2026-11-30, committed with this s
     .venv/bin/python plugins/lesion_seg/organ_scale_study.py --folds brain1 brain2 # one core each
     .venv/bin/python plugins/lesion_seg/organ_scale_study.py --decide              # organ_scale_study.json
     .venv/bin/python plugins/lesion_seg/organ_scale_study.py --sweep   # the diagnosis: organ_scale_sweep.json
+
+The run of 2026-11-30 adopted the candidate (``organ_scale_study.json``: 0.161 -> 0.233, higher in 3 of 4
+folds); lesion-seg 0.5 ships it.
 
 ``--sweep`` keeps the diagnosis above reproducible (it was first made with a scratch script): the
 current fold models' highest probability inside each of the first 6 MR lesions per fold of seed 4476
@@ -53,7 +57,6 @@ from pathlib import Path
 import numpy as np
 
 from medlens.training import members, sources, studies
-from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 
 HERE = Path(__file__).resolve().parent
@@ -69,10 +72,11 @@ def fold_rows(fold: str, per_modality: int = PER_MODALITY, seed: int = SEED) -> 
     from medlens.inference import RunOptions, run_plugin
     from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
-    fields = studies.script_module(HERE / "evaluate.py").organ_scale_fields
-    regs = {name: registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"scale-{name}-{fold}",
-                               slice_context=members.context_of(fold, tags), input_fields=fields(k))
-            for name, (tags, k) in RECIPES.items()}
+    regs = {}
+    for name, (tags, k) in RECIPES.items():
+        if members.mr_scale(fold, tags) != k:
+            raise ValueError(f"{name}: members {tags} of {fold} did not train with MR scale {k}")
+        regs[name] = members.fold_registry(HERE, fold, tags, f"scale-{name}-{fold}")
     rows = []
     for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
         row: dict = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum())}

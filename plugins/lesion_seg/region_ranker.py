@@ -49,7 +49,6 @@ from medlens.inference.postprocess import select_component
 from medlens.inference.region_ranker import FEATURES, RegionRanker, pick, region_features
 from medlens.inference.runner import ranking_scores
 from medlens.training import lesion_data, members, sources, studies
-from medlens.training.engine import registry_for
 from medlens.training.metrics import dice
 
 HERE = Path(__file__).resolve().parent
@@ -70,8 +69,7 @@ def fold_candidates(
     real lesion's voxels cleared: neither hit nor false positive), the probability map, the synthetic
     lesion and the model's slice context; the engine run of ``component_rule.py``."""
     rule = studies.script_module(HERE / "component_rule.py")
-    reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"ranker-{fold}",
-                            slice_context=members.context_of(fold, tags))
+    reg, pid = members.fold_registry(HERE, fold, tags, f"ranker-{fold}")
     context = reg.manifest(pid).input.slice_context
     for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
         labels, prob = rule.candidates(reg, pid, a, img)

@@ -1,8 +1,10 @@
 """Train the lesion U-Net on real anatomy with synthetic lesions (one member), or ship the ensemble.
 
-    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --context 1 --tag _ctx1   # lung1 left out
-    .venv/bin/python plugins/lesion_seg/train.py --fold all --context 1 --tag _ctx1     # all anatomy
+    .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --context 1 --tag _k3 --mr-scale 3
+                                                  # lung1 left out (seed 1234; --tag _k3s2 --seed 2345)
+    .venv/bin/python plugins/lesion_seg/train.py --fold all --context 1 --tag _k3 --mr-scale 3  # all anatomy
     .venv/bin/python plugins/lesion_seg/train.py --ensemble                             # model.onnx here
+    (before 0.5: --tag _ctx1 / _ctx1s2 without --mr-scale; the classifier is still built on those)
     .venv/bin/python plugins/lesion_seg/train.py --fold lung1 --dims 3 --context 2 --batch 4 --tag _3d
                                                                   # 3D patches of 5 slices (dims_study.py)
 
@@ -165,7 +167,7 @@ def main() -> None:
                     help="k: MR crops with the brain's median at 1/k (engine normalisation organ_scale)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS), help="members' tags for --ensemble")
+    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
     args = ap.parse_args()
     if args.ensemble:
         info = ship_ensemble(tuple(args.tags))

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from medlens.training import members, sources, studies
-from medlens.training.engine import registry_for
 
 HERE = Path(__file__).resolve().parent
 SEED = 4246  # not a training, validation or other study seed
@@ -36,8 +35,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     """Dice of ``fold``'s model with and without flip TTA on synthetic volumes of its anatomy."""
     from medlens.inference import RunOptions
 
-    reg, pid = registry_for(HERE, members.fold_onnx(fold, tags), suffix=f"tta-{fold}",
-                            slice_context=members.context_of(fold, tags))
+    reg, pid = members.fold_registry(HERE, fold, tags, f"tta-{fold}")
     vols = studies.fold_volumes(fold, per_modality, SEED)
     scores: dict[str, list[float]] = {k: [] for k in VARIANTS}
     for a, img, lab in vols:

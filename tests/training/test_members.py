@@ -14,13 +14,20 @@ from medlens.training import members
 from medlens.training.export import sha256_of
 from medlens.training.nets import UNet2d
 
+SEG_PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg"
 
-def _member(folder: Path, name: str, tag: str, seed: int, context: int = 1) -> None:
+
+def _member(
+    folder: Path, name: str, tag: str, seed: int, context: int = 1, mr_hi_ratio: list[float] | None = None
+) -> None:
     torch.manual_seed(seed)
     net = UNet2d(in_ch=2 * context + 1, base=4)
     torch.save(net.state_dict(), folder / f"seg_{name}{tag}.state.pt")
     sha = sha256_of(folder / f"seg_{name}{tag}.state.pt")
-    (folder / f"seg_{name}{tag}.json").write_text(json.dumps({"context": context, "base": 4, "sha256": sha}))
+    rec: dict = {"context": context, "base": 4, "sha256": sha}
+    if mr_hi_ratio:
+        rec["mr_hi_ratio"] = mr_hi_ratio
+    (folder / f"seg_{name}{tag}.json").write_text(json.dumps(rec))
 
 
 @pytest.fixture
@@ -56,3 +63,22 @@ def test_members_of_one_mean_must_take_the_same_slices(cache: Path) -> None:
     _member(cache, "brain1", "_b", 2, context=0)
     with pytest.raises(ValueError, match="slice context"):
         members.context_of("brain1", ("_a", "_b"))
+
+
+def test_a_fold_runs_with_the_mr_scale_its_members_trained_with(cache: Path) -> None:
+    # members before lesion-seg 0.5 drew the scale per crop (no record: the default range, or a range)
+    _member(cache, "brain2", "_old", 1)
+    _member(cache, "brain2", "_olds2", 2, mr_hi_ratio=[1.4, 4.0])
+    _member(cache, "brain2", "_k", 3, mr_hi_ratio=[3.0, 3.0])
+    _member(cache, "brain2", "_ks2", 4, mr_hi_ratio=[3.0, 3.0])
+    assert members.mr_scale("brain2", ("_old", "_olds2")) is None
+    assert members.mr_scale("brain2", ("_k", "_ks2")) == 3.0
+    with pytest.raises(ValueError, match="MR scales"):
+        members.mr_scale("brain2", ("_old", "_k"))
+    old = members.fold_registry(SEG_PLUGIN, "brain2", ("_old", "_olds2"), "old")
+    new = members.fold_registry(SEG_PLUGIN, "brain2", ("_k", "_ks2"), "new")
+    norm_old = old[0].manifest(old[1]).input.normalization
+    norm_new = new[0].manifest(new[1]).input.normalization
+    assert norm_old.organ_scale == {} and norm_new.organ_scale == {"MR": 3.0}
+    assert norm_old.percentiles == norm_new.percentiles == (0.5, 99.5)
+    assert new[0].manifest(new[1]).input.slice_context == 1
