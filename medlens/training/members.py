@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from medlens.training import lesion_data
@@ -94,6 +95,14 @@ def mr_scale(case: str, tags: tuple[str, ...]) -> float | None:
         raise ValueError(f"members of {case} {tags} trained with different MR scales: {sorted(ratios)}")
     lo, hi = ratios.pop()
     return float(lo) if lo == hi else None
+
+
+def normalized(anatomy: lesion_data.Anatomy, image: np.ndarray, k: float | None) -> np.ndarray:
+    """``image`` of ``anatomy`` normalised as the engine feeds members of MR scale ``k``
+    (``mr_scale``): an MR series with its upper bound at k x the brain's median, anything else (or
+    k None) by the volume's percentiles. For studies that call the networks directly."""
+    scaled = k is not None and anatomy.modality == "MR"
+    return anatomy.normalize(image, hi=anatomy.reference * k if scaled else None)  # type: ignore[operator]
 
 
 def normalization_fields(plugin_dir: Path, k: float | None) -> dict[str, Any]:

@@ -122,16 +122,18 @@ def fold_classifier(plugin_dir: Path, fold: str, tags: tuple[str, ...]) -> Any:
 
 
 def lesion_slice_inputs(
-    plugin_dir: Path, fold: str, per_modality: int, seed: int, context: int
+    plugin_dir: Path, fold: str, per_modality: int, seed: int, tags: tuple[str, ...]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every slice with >= 5 px of synthetic lesion in ``fold``'s volumes (``fold_volumes``) as the
-    classifier's input ``(1, C, H, W)`` float32 - the slice, ``context`` neighbours each side and the
-    organ mask the engine gives the plugin - with the slice's lesion mask."""
+    input ``(1, C, H, W)`` float32 of a classifier built on members ``tags`` - the slice normalised as
+    they trained, their neighbour slices each side and the organ mask the engine gives the plugin -
+    with the slice's lesion mask."""
     from medlens.training.engine import engine_organ
 
+    context, k = members.context_of(fold, tags), members.mr_scale(fold, tags)
     for a, img, lab in fold_volumes(fold, per_modality, seed):
         organ = engine_organ(plugin_dir, img, a.spacing, a.modality)
-        norm = a.normalize(img)
+        norm = members.normalized(a, img, k)
         nz = norm.shape[0]
         for z in np.flatnonzero(lab.sum(axis=(1, 2)) >= 5):
             x = np.concatenate([norm[lesion_data.context_slices(int(z), context, nz)], organ[z][None]])[None]

@@ -41,7 +41,8 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     stem = members.folds_dir() / f"cls_{fold}{members.mean_tag(tags)}"
     info = json.loads(stem.with_suffix(".json").read_text())
     context = int(info.get("context", 0))
-    reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context)
+    reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context,
+                            input_fields=members.normalization_fields(HERE, members.mr_scale(fold, tags)))
     vols = studies.fold_volumes(fold, per_modality, SEED)
     top = {"all": [], "interior": []}
     end_neg, mid_neg = [], []

@@ -47,12 +47,19 @@ def organ_slices(case: str) -> np.ndarray:
     return np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500)
 
 
+def fold_fields(info: dict) -> dict:
+    """``[input]`` fields that run a fold classifier as its U-Nets trained (``mr_scale`` of its record)."""
+    return members.normalization_fields(HERE, info.get("mr_scale"))
+
+
 def slice_scores(
-    case: str, onnx: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None
+    case: str, onnx: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None,
+    fields: dict | None = None,
 ) -> np.ndarray:
     from medlens.inference import run_plugin
 
-    reg, pid = registry_for(HERE, onnx, suffix=f"fold-{case}" if onnx else "", slice_context=context)
+    reg, pid = registry_for(HERE, onnx, suffix=f"fold-{case}" if onnx else "", slice_context=context,
+                            input_fields=fields)
     vol, _ = case_volume(case, z_range)
     result = run_plugin(pid, vol, registry=reg)
     assert result.slice_probabilities is not None
@@ -62,7 +69,7 @@ def slice_scores(
 POINTING = {"ig_hits": "integrated_gradients", "gradcam_hits": "gradcam", "cam_hits": "evidence"}
 
 
-def pointing_game(case: str, onnx: Path, twin: Path, context: int) -> dict:
+def pointing_game(case: str, onnx: Path, twin: Path, context: int, fields: dict | None = None) -> dict:
     """Real lesion slices of ``case`` whose saliency maximum lies inside the real mask, per method.
 
     The maps are the viewer's own (``compute_saliency`` with the fold model's manifest, on the source
@@ -71,7 +78,8 @@ def pointing_game(case: str, onnx: Path, twin: Path, context: int) -> dict:
     """
     from medlens.inference.saliency.engine import compute_saliency
 
-    reg, pid = registry_for(HERE, onnx, suffix=f"saliency-{case}", slice_context=context, saliency=twin)
+    reg, pid = registry_for(HERE, onnx, suffix=f"saliency-{case}", slice_context=context, saliency=twin,
+                            input_fields=fields)
     vol, truth = case_volume(case)
     zs = [int(z) for z in np.flatnonzero(truth.any(axis=(1, 2)))]
     out = {"n": len(zs)}
@@ -106,6 +114,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS),
                     help="the U-Net members each fold classifier was built on (train.py --tags)")
+    ap.add_argument("--record", default=None,
+                    help="write the metrics to this file here instead (no card, no plot): a side run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     folds = members.folds_dir()
@@ -114,7 +124,8 @@ def main() -> None:
     for ci, case in enumerate(sources.CASES):
         info = json.loads((folds / f"cls_{case}{tag}.json").read_text())
         context = int(info.get("context", 0))
-        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context)
+        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context,
+                              fields=fold_fields(info))
         scan = sources.load_case(case)
         assert scan.label is not None
         zs = organ_slices(case)
@@ -134,7 +145,8 @@ def main() -> None:
             "study_slice_is_lesion": bool(y[int(np.argmax(np.where(judged[zs], p, -1.0)))]),
         }
         stem = folds / f"cls_{case}{tag}"
-        pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context)
+        pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context,
+                                 fold_fields(info))
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)
         Y.append(y)
@@ -154,7 +166,8 @@ def main() -> None:
         "pointing_gradcam": round(sum(v["gradcam_hits"] for v in pg.values()) / n_les, 4),
         "n_lesion_slices_pointing": n_les,
     }
-    reliability_png(p, y, HERE / "reliability.png")
+    if not args.record:
+        reliability_png(p, y, HERE / "reliability.png")
     fast = {}
     for case, zr in FAST_SUBSET.items():
         s = slice_scores(case, None, zr)
@@ -168,8 +181,9 @@ def main() -> None:
         ship[case] = round(roc_auc(s, lab.any(axis=(1, 2))[zs]), 4)
     metrics = {"per_case": per_case, "pointing": pg, "pooled": pooled, "fast_subset": fast,
                "shipped_model_auc_per_case": ship}
-    (HERE / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    write_card_tables(metrics)
+    (HERE / (args.record or "metrics.json")).write_text(json.dumps(metrics, indent=1))
+    if not args.record:
+        write_card_tables(metrics)
     print(json.dumps(pooled))
 
 

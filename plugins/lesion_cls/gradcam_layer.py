@@ -32,7 +32,7 @@ import torch
 
 from medlens.inference.saliency.gradcam import grad_cam
 from medlens.inference.saliency.methods import Target, make_reduce
-from medlens.training import members, studies
+from medlens.training import studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 4354  # not a training, validation or other study seed
@@ -54,8 +54,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     reduce = make_reduce(Target("classification", 0, "sigmoid"))
     hits: dict[str, list[bool]] = {k: [] for k in CANDIDATES}
     empty = dict.fromkeys(CANDIDATES, 0)
-    context = members.context_of(fold, tags)
-    for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, context):
+    for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, tags):
         for name in CANDIDATES:
             amap = grad_cam(net, layers_of(name, len(tags)), torch.from_numpy(x), reduce)[0][0].numpy()
             empty[name] += int(amap.max() <= 0)

@@ -29,7 +29,7 @@ import torch
 from scipy import ndimage
 
 from medlens.inference.saliency.methods import Target, attribute, make_reduce
-from medlens.training import members, studies
+from medlens.training import studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 4353  # not a training, validation or other study seed
@@ -51,8 +51,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     net = studies.fold_classifier(HERE, fold, tags)
     reduce = make_reduce(Target("classification", 0, "sigmoid"))
     hits: dict[str, list[bool]] = {k: [] for k in BASELINES}
-    context = members.context_of(fold, tags)
-    for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, context):
+    for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, SEED, tags):
         for name, sigma in BASELINES.items():
             amap = attribute("integrated_gradients", torch.from_numpy(x), net, reduce, module=net,
                              baseline=baseline_of(x, sigma, x.shape[1] - 1), fixed_channels=1)

@@ -68,14 +68,14 @@ def youden(logits: np.ndarray, y: np.ndarray) -> float:
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     train = studies.script_module(HERE / "train.py")
-    context = members.context_of(fold, tags)
+    context, k = members.context_of(fold, tags), members.mr_scale(fold, tags)
     net = train.SliceScore(members.mean_unet((fold,), tags)).eval()
 
     def scored(seed: int) -> list[dict]:
         rows = []
         for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
             organ = engine_organ(HERE, img, a.spacing, a.modality)
-            s, hits = slice_logits(net, a.normalize(img), organ, lab, context)
+            s, hits = slice_logits(net, members.normalized(a, img, k), organ, lab, context)
             lesion = lab.any(axis=(1, 2))
             usable = ~(a.ignore.any(axis=(1, 2)) & ~lesion)
             organ_slice = a.organ.sum(axis=(1, 2)) >= 500

@@ -75,17 +75,18 @@ class SliceScore(nn.Module):
         return torch.amax(self.evidence(x), dim=(2, 3))
 
 
-def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0, organ_channel: bool = False
-               ) -> list[tuple[np.ndarray, int]]:
+def val_slices(anat: list[L.Anatomy], seed: int, context: int = 0, organ_channel: bool = False,
+               mr_scale: float | None = None) -> list[tuple[np.ndarray, int]]:
     """Whole normalised synthetic slices (image (2 * context + 1, H, W): the slice and its neighbours,
     ends repeated as the engine does, then the engine's organ mask when ``organ_channel``; lesion
-    present) from the training anatomy."""
+    present) from the training anatomy; MR normalised as members of ``mr_scale`` trained
+    (``members.normalized``)."""
     from medlens.training.engine import engine_organ
 
     out = []
     for mod in ("CT", "MR"):
         for a, img, lab in baseline.synthetic_volumes(anat, mod, n=6, seed=seed):
-            norm = a.normalize(img)
+            norm = members.normalized(a, img, mr_scale)
             organ = engine_organ(HERE, img, a.spacing, mod) if organ_channel else None
             nz = norm.shape[0]
             for z in np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500):
@@ -135,7 +136,8 @@ def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.S
     unet = members.mean_unet((fold,), tags)
     raw = SliceScore(unet, organ_channel=organ_channel).eval()
     anat = studies.fold_anatomy(fold)
-    val = val_slices(anat, SEED + 7, context, organ_channel)
+    k = members.mr_scale(fold, tags)
+    val = val_slices(anat, SEED + 7, context, organ_channel, k)
     yv = np.array([y for _, y in val])
     lv = logits_of(raw, val)
     a, b = platt(lv, yv)
@@ -150,7 +152,7 @@ def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.S
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
     info = {"fold": fold, "seg_members": {f"seg_{fold}{t}": members.info(fold, t)["sha256"] for t in tags},
-            "seed": SEED, "context": context, "organ_channel": organ_channel,
+            "seed": SEED, "context": context, "organ_channel": organ_channel, "mr_scale": k,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}
@@ -168,6 +170,11 @@ def main() -> None:
     torch.manual_seed(SEED)
     tags = tuple(args.tags)
     if args.fold == "all":
+        norm = tomllib.loads((HERE / "plugin.toml").read_text())["input"]["normalization"]
+        k = members.mr_scale("all", tags)
+        if norm.get("organ_scale", {}).get("MR") != k:
+            ap.error(f"members {tags} trained with MR scale {k}: set input.normalization.organ_scale "
+                     f"to {{ MR = {k} }} in plugin.toml (or remove it when None) before shipping them")
         info = build("all", HERE, "model", tags)
         stamp_sha256(HERE / "plugin.toml", info["sha256"])
         stamp_sha256(HERE / "plugin.toml", info["sha256_pt"], key="extra_weights.saliency")
