@@ -28,8 +28,9 @@ from medlens.training.nets import MeanLogits, UNet2d
 
 SEED_TAGS = ("_ctx1", "_ctx1s2")  # 2.5D U-Nets trained with seeds 1234 and 2345
 # The segmenter's members since lesion-seg 0.5: the same recipe and seeds with MR crops scaled by the
-# brain (``train.py --mr-scale 3``, the engine's ``organ_scale``; ``organ_scale_study.py``). The classifier
-# and the studies recorded before 0.5 stay on ``SEED_TAGS``.
+# brain (``train.py --mr-scale 3``, the engine's ``organ_scale``; ``organ_scale_study.py``), and the
+# classifier's since lesion-cls 0.6 (``lesion_cls/organ_scale_rebuild.py``). The studies recorded before
+# then stay on ``SEED_TAGS``.
 SEG_TAGS = ("_k3", "_k3s2")
 
 
@@ -101,8 +102,8 @@ def normalized(anatomy: lesion_data.Anatomy, image: np.ndarray, k: float | None)
     """``image`` of ``anatomy`` normalised as the engine feeds members of MR scale ``k``
     (``mr_scale``): an MR series with its upper bound at k x the brain's median, anything else (or
     k None) by the volume's percentiles. For studies that call the networks directly."""
-    scaled = k is not None and anatomy.modality == "MR"
-    return anatomy.normalize(image, hi=anatomy.reference * k if scaled else None)  # type: ignore[operator]
+    hi = anatomy.reference * k if k is not None and anatomy.modality == "MR" else None
+    return anatomy.normalize(image, hi=hi)
 
 
 def normalization_fields(plugin_dir: Path, k: float | None) -> dict[str, Any]:
@@ -111,6 +112,13 @@ def normalization_fields(plugin_dir: Path, k: float | None) -> dict[str, Any]:
     norm = tomllib.loads((plugin_dir / "plugin.toml").read_text(encoding="utf-8"))["input"]["normalization"]
     norm = {key: v for key, v in norm.items() if key != "organ_scale"}
     return {"normalization": {**norm, **({"organ_scale": {"MR": k}} if k is not None else {})}}
+
+
+def trained_fields(plugin_dir: Path, case: str, tags: tuple[str, ...]) -> dict[str, Any]:
+    """``[input]`` fields that run fold ``case``'s members ``tags`` with the MR normalisation they
+    trained with (``mr_scale``): the one place studies take that from, so none feeds older members the
+    shipped manifest's scale."""
+    return normalization_fields(plugin_dir, mr_scale(case, tags))
 
 
 def fold_registry(plugin_dir: Path, case: str, tags: tuple[str, ...], suffix: str) -> tuple[Any, str]:
@@ -122,4 +130,4 @@ def fold_registry(plugin_dir: Path, case: str, tags: tuple[str, ...], suffix: st
     """
     return registry_for(plugin_dir, fold_onnx(case, tags), suffix=suffix,
                         slice_context=context_of(case, tags),
-                        input_fields=normalization_fields(plugin_dir, mr_scale(case, tags)))
+                        input_fields=trained_fields(plugin_dir, case, tags))

@@ -42,7 +42,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     info = json.loads(stem.with_suffix(".json").read_text())
     context = int(info.get("context", 0))
     reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context,
-                            input_fields=members.normalization_fields(HERE, members.mr_scale(fold, tags)))
+                            input_fields=members.trained_fields(HERE, fold, tags))
     vols = studies.fold_volumes(fold, per_modality, SEED)
     top = {"all": [], "interior": []}
     end_neg, mid_neg = [], []
@@ -118,7 +118,10 @@ def main() -> None:
         "folds": folds,
         "pooled": pooled,
     }
-    (HERE / "end_slices.json").write_text(json.dumps(out, indent=1))
+    # the recorded decision (members before 0.6) keeps its file; other members write beside it
+    tags = tuple(args.tags)
+    name = "end_slices.json" if tags == members.SEED_TAGS else f"end_slices{members.mean_tag(tags)}.json"
+    (HERE / name).write_text(json.dumps(out, indent=1))
     print(json.dumps(pooled))
 
 

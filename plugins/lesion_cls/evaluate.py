@@ -47,11 +47,6 @@ def organ_slices(case: str) -> np.ndarray:
     return np.flatnonzero(a.organ.sum(axis=(1, 2)) >= 500)
 
 
-def fold_fields(info: dict) -> dict:
-    """``[input]`` fields that run a fold classifier as its U-Nets trained (``mr_scale`` of its record)."""
-    return members.normalization_fields(HERE, info.get("mr_scale"))
-
-
 def slice_scores(
     case: str, onnx: Path | None, z_range: tuple[int, int] | None = None, context: int | None = None,
     fields: dict | None = None,
@@ -112,7 +107,7 @@ def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEED_TAGS),
+    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS),
                     help="the U-Net members each fold classifier was built on (train.py --tags)")
     ap.add_argument("--record", default=None,
                     help="write the metrics to this file here instead (no card, no plot): a side run")
@@ -123,9 +118,12 @@ def main() -> None:
     P, Y, G, PRED, per_case, pg = [], [], [], [], {}, {}
     for ci, case in enumerate(sources.CASES):
         info = json.loads((folds / f"cls_{case}{tag}.json").read_text())
+        if info.get("seg_members") != {f"seg_{case}{t}": members.info(case, t)["sha256"] for t in args.tags}:
+            ap.error(f"cls_{case}{tag} was built on other U-Net weights than the cache holds now: "
+                     f"rebuild it (train.py --fold {case} --tags {' '.join(args.tags)})")
         context = int(info.get("context", 0))
-        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context,
-                              fields=fold_fields(info))
+        fields = members.trained_fields(HERE, case, tuple(args.tags))  # as the fold's U-Nets trained
+        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context, fields=fields)
         scan = sources.load_case(case)
         assert scan.label is not None
         zs = organ_slices(case)
@@ -145,8 +143,7 @@ def main() -> None:
             "study_slice_is_lesion": bool(y[int(np.argmax(np.where(judged[zs], p, -1.0)))]),
         }
         stem = folds / f"cls_{case}{tag}"
-        pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context,
-                                 fold_fields(info))
+        pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context, fields)
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)
         Y.append(y)

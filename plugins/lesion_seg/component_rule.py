@@ -69,7 +69,9 @@ def study(
 ) -> dict:
     """Every rule's Dice on synthetic whole volumes of ``fold``'s training anatomy (``weights``: the
     fold's, members ``tags``, run with the MR scale they trained with; None: the shipped model)."""
-    fields = members.normalization_fields(HERE, members.mr_scale(fold, tags)) if weights else None
+    if weights is not None and not tags:
+        raise ValueError("fold weights need the members' tags: their MR scale decides the input")
+    fields = members.trained_fields(HERE, fold, tags) if weights else None
     reg, pid = (registry_for(HERE, weights, suffix=f"rule-{fold}", slice_context=context, input_fields=fields)
                 if weights else registry_for(HERE))
     ranked_context = reg.manifest(pid).input.slice_context  # as the engine ranks (2.5D end slices)

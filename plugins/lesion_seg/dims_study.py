@@ -44,7 +44,7 @@ OUT = HERE / "dims_study.json"
 
 def variant(fold: str, name: str, z_mm: float) -> tuple[Path, int, dict[str, Any] | None]:
     """Weights, slice context and [input] fields of variant ``name`` of ``fold`` on ``z_mm`` slices."""
-    norm = members.normalization_fields(HERE, members.mr_scale(fold, (TAGS[name],)))
+    norm = members.trained_fields(HERE, fold, (TAGS[name],))
     if name == "2.5d":
         return members.fold_onnx(fold, (TAGS[name],)), 1, norm
     fields = {"dims": 3, "spacing": [1.0, 1.0, z_mm], "spatial_shape": list(PATCH), **norm}
