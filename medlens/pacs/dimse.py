@@ -20,6 +20,7 @@ import contextlib
 import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -94,6 +95,7 @@ class DimseBackend:
         opened = threading.Event()
         handlers = [*kwargs.pop("evt_handlers", []), (evt.EVT_CONN_OPEN, lambda _e: opened.set())]
         where = f"PACS {s.name!r} ({s.ae_title}@{s.host}:{s.port})"
+        t0 = time.monotonic()
         try:
             assoc = ae.associate(s.host, s.port, ae_title=s.ae_title, evt_handlers=handlers, **kwargs)
         except (OSError, RuntimeError) as exc:
@@ -106,7 +108,12 @@ class DimseBackend:
                 )
             if not opened.is_set():
                 raise PacsUnreachable(f"{what}: {where}: no answer (server down or wrong host/port)")
-            raise PacsUnreachable(f"{what}: {where} dropped the connection while associating")
+            waited = time.monotonic() - t0
+            if waited >= ae.acse_timeout - 0.5:  # a busy PACS and a broken link call for other fixes
+                raise PacsUnreachable(f"{what}: {where} did not answer the association request within "
+                                      f"{ae.acse_timeout:g} s; it may be overloaded (raise the timeout)")
+            raise PacsUnreachable(f"{what}: {where} dropped the connection while associating "
+                                  f"(after {waited:.1f} s)")
         set_nodelay(assoc)
         shorten_idle_sleep(assoc)
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
+import threading
 from dataclasses import replace
 from pathlib import Path
 
@@ -34,6 +36,39 @@ def test_pacs_down(protocol: str) -> None:
     )
     with pytest.raises(PacsUnreachable, match="no answer"):
         connect(server, None, protocol).find_studies(QueryFilters(patient="X"))
+
+
+@pytest.mark.parametrize("peer", ["silent", "hangs_up"])
+def test_association_never_answered_or_dropped(peer: str) -> None:
+    """A PACS that accepts the connection and then says nothing is told apart from one that hangs up:
+    the first is a busy server (raise the timeout), the second a broken link or a refused peer."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        if peer == "hangs_up":
+            conn.recv(65536)  # the A-ASSOCIATE-RQ, then close without an answer
+            conn.close()
+        else:
+            held.append(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    server = ServerConfig("mute", ae_title="ORTHANC", host="127.0.0.1", port=listener.getsockname()[1],
+                          timeout_s=2)
+    expected = {"silent": "did not answer the association request within 2 s",
+                "hangs_up": "dropped the connection"}[peer]
+    try:
+        with pytest.raises(PacsUnreachable, match=expected):
+            connect(server, None, "dimse").echo()
+    finally:
+        thread.join(5)
+        for conn in held:
+            conn.close()
+        listener.close()
 
 
 def test_wrong_called_ae_title(server_config: ServerConfig) -> None:
