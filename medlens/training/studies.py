@@ -79,6 +79,15 @@ def study_args(doc: str | None, threads: int = 1) -> argparse.Namespace:
     return args
 
 
+def record_path(plugin_dir: Path, stem: str, tags: Sequence[str]) -> Path:
+    """Where a study on members ``tags`` writes: ``{stem}.json`` for the members its recorded decision
+    was made on (``members.SEED_TAGS``), ``{stem}{mean_tag}.json`` beside it for others, so a re-run on
+    newer members never overwrites the record the card quotes as the decision."""
+    tags = tuple(tags)
+    suffix = "" if tags == members.SEED_TAGS else members.mean_tag(tags)
+    return plugin_dir / f"{stem}{suffix}.json"
+
+
 def script_module(path: Path) -> ModuleType:
     """A plugin's script (``train.py``) as a module, for its network head and seeds: plugin folders
     are not packages, and a study must build the network exactly as the script does."""

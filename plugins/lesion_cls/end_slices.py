@@ -118,10 +118,7 @@ def main() -> None:
         "folds": folds,
         "pooled": pooled,
     }
-    # the recorded decision (members before 0.6) keeps its file; other members write beside it
-    tags = tuple(args.tags)
-    name = "end_slices.json" if tags == members.SEED_TAGS else f"end_slices{members.mean_tag(tags)}.json"
-    (HERE / name).write_text(json.dumps(out, indent=1))
+    studies.record_path(HERE, "end_slices", args.tags).write_text(json.dumps(out, indent=1))
     print(json.dumps(pooled))
 
 

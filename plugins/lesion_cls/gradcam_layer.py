@@ -70,7 +70,7 @@ def main() -> None:
     out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": r["folds"],
            "pooled": r["pooled"], "best_candidate": r["best"],
            "folds_where_it_wins": r["folds_where_it_wins"], "adopt": r["adopt"]}
-    (HERE / "gradcam_layer.json").write_text(json.dumps(out, indent=1))
+    studies.record_path(HERE, "gradcam_layer", args.tags).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("pooled", "best_candidate", "folds_where_it_wins", "adopt")}))
 
 

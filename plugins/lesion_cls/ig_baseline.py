@@ -67,7 +67,7 @@ def main() -> None:
     out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": r["folds"],
            "pooled": r["pooled"], "best_blur": r["best"], "folds_where_it_wins": r["folds_where_it_wins"],
            "adopt": r["adopt"]}
-    (HERE / "ig_baseline.json").write_text(json.dumps(out, indent=1))
+    studies.record_path(HERE, "ig_baseline", args.tags).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("pooled", "best_blur", "folds_where_it_wins", "adopt")}))
 
 

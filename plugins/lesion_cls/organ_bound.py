@@ -140,7 +140,7 @@ def main() -> None:
     }
     out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": folds,
            "pooled": pooled}
-    (HERE / "organ_bound.json").write_text(json.dumps(out, indent=1))
+    studies.record_path(HERE, "organ_bound", args.tags).write_text(json.dumps(out, indent=1))
     print(json.dumps(pooled))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from medlens.training import sources, studies
+from pathlib import Path
+
+from medlens.training import members, sources, studies
 
 
 def _study(hits: dict[str, dict[str, int]]):
@@ -27,3 +29,10 @@ def test_a_candidate_must_win_pooled_and_in_three_folds() -> None:
     both = _study({"now": current, "two": two, "three": three})
     r = studies.choose_over_folds(both, "now", ["two", "three"])
     assert r["best"] == "two" and r["adopt"] == "now"  # the best pooled is the one judged
+
+
+def test_a_rerun_on_other_members_never_overwrites_the_recorded_decision(tmp_path: Path) -> None:
+    recorded = studies.record_path(tmp_path, "end_slices", list(members.SEED_TAGS))  # argparse gives lists
+    assert recorded == tmp_path / "end_slices.json"
+    other = studies.record_path(tmp_path, "end_slices", members.SEG_TAGS)
+    assert other == tmp_path / "end_slices_mean_k3_k3s2.json"
