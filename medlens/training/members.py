@@ -60,6 +60,12 @@ def mean_unet(names: tuple[str, ...], tags: tuple[str, ...] = SEED_TAGS) -> Mean
     return MeanLogits([load_unet(n, t) for n in names for t in tags]).eval()
 
 
+def member_shas(name: str, tags: tuple[str, ...]) -> dict[str, str]:
+    """sha256 of each member ``seg_{name}{tag}``, as a classifier's build record keeps them: the record
+    matches the cache only while these are equal."""
+    return {f"seg_{name}{t}": info(name, t)["sha256"] for t in tags}
+
+
 def context_of(name: str, tags: tuple[str, ...] = SEED_TAGS) -> int:
     """Neighbour slices each side the members take (all members of a mean must agree)."""
     contexts = {int(info(name, t).get("context", 0)) for t in tags}

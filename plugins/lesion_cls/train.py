@@ -151,7 +151,7 @@ def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.S
     sha = export_onnx(model, example, out_dir / f"{stem}.onnx", dynamic_hw=True, spatial_output=False)
     traced = torch.jit.trace_module(model, {"forward": example, "evidence": example})
     traced.save(str(out_dir / f"{stem}.pt"))
-    info = {"fold": fold, "seg_members": {f"seg_{fold}{t}": members.info(fold, t)["sha256"] for t in tags},
+    info = {"fold": fold, "seg_members": members.member_shas(fold, tags),
             "seed": SEED, "context": context, "organ_channel": organ_channel, "mr_scale": k,
             "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], "threshold": round(threshold, 4),
             "n_val_slices": len(val), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
