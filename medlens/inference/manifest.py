@@ -222,6 +222,29 @@ class SaliencySpec(_Strict):
         return WeightsSpec._hex64(v)
 
 
+class IGBaselineSpec(_Strict):
+    """``saliency_ig_baseline``: the input Integrated Gradients integrates from.
+
+    ``darkest`` (the default): every image pixel at the darkest normalised value (air on CT). ``blur``:
+    each image channel Gaussian-blurred over its spatial axes by ``sigma_px`` pixels of the network's
+    input grid, so only what the blur removes (structure smaller than it, such as a nodule) is
+    integrated over. Why a choice: from black every bright, high-contrast structure the network looks
+    at earns credit (chest wall, vessels), which can outweigh a small lesion; a plugin decides which
+    baseline its maps point with and says how in its card.
+    """
+
+    kind: Literal["darkest", "blur"] = "darkest"
+    sigma_px: float | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _sigma_for_blur(self) -> IGBaselineSpec:
+        if (self.kind == "blur") != (self.sigma_px is not None):
+            raise ValueError(
+                'a blurred baseline needs sigma_px (and only it): { kind = "blur", sigma_px = 8.0 }'
+            )
+        return self
+
+
 class RegionRankerSpec(_Strict):
     """``[options.region_ranker]``: the weights of ``component_rule = "learned"``
     (:class:`medlens.inference.region_ranker.RegionRanker`): a logistic score over named region
@@ -301,6 +324,7 @@ class Manifest(_Strict):
     saliency_target_layer: str | tuple[str, ...] | None = None
     # classification twins built as a pooled logit map: the method returning that map (N, C, *spatial)
     saliency_evidence: str | None = None
+    saliency_ig_baseline: IGBaselineSpec = IGBaselineSpec()
     saliency: SaliencySpec | None = None
     model_card: str
     description: str = ""

@@ -9,7 +9,8 @@ the fold's threshold (chosen on synthetic validation slices), ECE (10 bins) and 
 
 Pointing game: on every real lesion slice, the arg-max of a saliency map of the fold model is a hit
 when it lies inside the real mask. The maps are the viewer's (``medlens.inference.saliency``, on the
-source grid): Integrated Gradients (captum, 32 steps, signed, baseline the darkest normalised value),
+source grid): Integrated Gradients (captum, 32 steps, signed, from the manifest's ``saliency_ig_baseline``:
+a blur of 8 px since 0.6.1, the darkest normalised value before),
 GradCAM (the plugin's ``saliency_target_layer``) and the model's own evidence map (the calibrated per-pixel
 logits whose maximum *is* the slice score).
 
@@ -69,7 +70,7 @@ def pointing_game(case: str, onnx: Path, twin: Path, context: int, fields: dict 
 
     The maps are the viewer's own (``compute_saliency`` with the fold model's manifest, on the source
     grid), so the card's figure is what a user sees: signed Integrated Gradients (positive = evidence
-    for a lesion, baseline = the darkest normalised value), GradCAM, and the model's evidence map.
+    for a lesion, from the plugin's ``saliency_ig_baseline``), GradCAM, and the model's evidence map.
     """
     from medlens.inference.saliency.engine import compute_saliency
 

@@ -26,9 +26,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy import ndimage
 
-from medlens.inference.saliency.methods import Target, attribute, make_reduce
+from medlens.inference.saliency.methods import Target, attribute, blurred_copy, make_reduce
 from medlens.training import studies
 
 HERE = Path(__file__).resolve().parent
@@ -41,10 +40,7 @@ def baseline_of(x: np.ndarray, sigma: float | None, image_channels: int) -> Any:
     channel blurred in-plane by ``sigma`` pixels (the organ channel is held by ``attribute``)."""
     if sigma is None:
         return float(x[:, :image_channels].min())
-    blurred = x.copy()
-    for c in range(image_channels):
-        blurred[0, c] = ndimage.gaussian_filter(x[0, c], sigma)
-    return torch.from_numpy(blurred)
+    return torch.from_numpy(blurred_copy(x, sigma, image_channels))  # the viewer's own blur
 
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:

@@ -70,8 +70,14 @@ def _sha(path: Path) -> str:
 
 
 def write_blob_plugin(
-    root: Path, net: nn.Module, plugin_id: str = "test.blob-cls", twin: bool = True, layer: str = "features.3"
+    root: Path,
+    net: nn.Module,
+    plugin_id: str = "test.blob-cls",
+    twin: bool = True,
+    layer: str = "features.3",
+    extra: str = "",
 ) -> Path:
+    """A classification plugin folder for ``net``; ``extra``: top-level manifest lines to add."""
     folder = root / plugin_id
     folder.mkdir(parents=True)
     example = torch.rand(1, 1, SIDE, SIDE)
@@ -102,7 +108,7 @@ runtime = "onnx"
 model_card = "MODEL_CARD.md"
 saliency_target_layer = "{layer}"
 saliency_evidence = "evidence"
-
+{extra}
 [weights]
 file = "model.onnx"
 sha256 = "{_sha(folder / "model.onnx")}"

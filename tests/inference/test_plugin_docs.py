@@ -8,6 +8,7 @@ import tomllib
 from pathlib import Path
 
 from medlens.inference.manifest import (
+    IGBaselineSpec,
     InputSpec,
     Manifest,
     Normalization,
@@ -49,7 +50,8 @@ def test_every_manifest_field_is_documented() -> None:
     text = DOC.read_text(encoding="utf-8")
     documented = set(re.findall(r"[a-z_0-9]+", text))
     internal = {"folder"}
-    specs = (Manifest, InputSpec, OutputSpec, OptionsSpec, Normalization, SaliencySpec, RegionRankerSpec)
+    specs = (Manifest, InputSpec, OutputSpec, OptionsSpec, Normalization, SaliencySpec, RegionRankerSpec,
+             IGBaselineSpec)
     for model in specs:
         missing = set(model.model_fields) - documented - internal
         assert not missing, f"{model.__name__}: {sorted(missing)} not in docs/PLUGINS.md"

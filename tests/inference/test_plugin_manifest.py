@@ -140,6 +140,14 @@ def test_every_problem_is_reported_in_one_message(tmp_path: Path) -> None:
             lambda d: d.update(task="classification", output={"num_channels": 3, "class_names": ["a", "b"]}),
             "output.class_names: classification needs one name per output channel (3), got 2",
         ),
+        (
+            lambda d: d.update(saliency_ig_baseline={"kind": "blur"}),
+            "saliency_ig_baseline: a blurred baseline needs sigma_px",
+        ),
+        (
+            lambda d: d.update(saliency_ig_baseline={"kind": "darkest", "sigma_px": 4.0}),
+            "saliency_ig_baseline: a blurred baseline needs sigma_px (and only it)",
+        ),
     ],
 )
 def test_cross_field_rules(tmp_path: Path, change: Any, expected: str) -> None:

@@ -27,6 +27,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> PluginRegistry:
     write_blob_plugin(root, net, "test.blob-cls")
     write_blob_plugin(root, net, "test.blob-onnx", twin=False)
     write_blob_plugin(root, net, "test.blob-logit", layer="logit_map")  # GradCAM on the 1-channel logits
+    blur = 'saliency_ig_baseline = { kind = "blur", sigma_px = 3.0 }'
+    write_blob_plugin(root, net, "test.blob-blur", extra=blur)
     torch.manual_seed(123)
     write_blob_plugin(root, BlobNet().eval(), "test.blob-untrained")
     return PluginRegistry.discover([root], builtin=False, user=False, entry_points=False, adapters=False)
@@ -224,14 +226,14 @@ def test_an_organ_channel_is_given_never_attributed_or_removed() -> None:
 def test_the_randomisation_check_compares_maps_inside_the_organ() -> None:
     """Two unrelated maps that are both flat outside the organ (as an organ-bounded model's are) look
     alike over the whole slice; inside the organ, where the model may look, they do not."""
-    from medlens.inference.saliency.engine import _similarities
+    from medlens.inference.saliency.sanity import randomisation_similarities
 
     rng = np.random.default_rng(1)
     organ = np.zeros((64, 64), bool)
     organ[20:44, 8:56] = True
     trained, randomised = (np.where(organ, rng.random((64, 64)) + 1.0, 0.0) for _ in range(2))
-    whole, _ = _similarities(trained, randomised, None)
-    inside, ssim = _similarities(trained, randomised, organ)
+    whole, _ = randomisation_similarities(trained, randomised, None)
+    inside, ssim = randomisation_similarities(trained, randomised, organ)
     assert whole > 0.5 and abs(inside) < 0.1 and ssim is not None and ssim < 0.2
 
 
@@ -254,3 +256,33 @@ def test_integrated_gradients_takes_an_image_baseline() -> None:
     assert amap.sum() == pytest.approx(want, rel=0.03)
     same = attribute("integrated_gradients", x, squares, reduce, module=module, baseline=x.clone())
     assert np.abs(same).max() == 0.0
+
+
+def test_a_plugin_can_have_integrated_gradients_start_from_a_blurred_copy(registry: PluginRegistry) -> None:
+    """``saliency_ig_baseline = { kind = "blur", sigma_px = 3 }``: the engine integrates from the slice
+    blurred by 3 px, so the map sums to logit(x) - logit(blurred x) (completeness), not to
+    logit(x) - logit(black) as the default does; the map still points at the blob and says how it
+    was made."""
+    from medlens.inference.saliency.methods import blurred_copy
+    from medlens.inference.saliency.twin import load_twin
+
+    volume, (cy, cx) = blob_volume()
+    net = load_twin(registry.manifest("test.blob-blur"))
+    x = volume.array[1][None, None].astype(np.float32)
+    with torch.no_grad():
+        logit = float(net(torch.from_numpy(x))[0, 0])
+        from_blur = logit - float(net(torch.from_numpy(blurred_copy(x, 3.0, 1)))[0, 0])
+        from_black = logit - float(net(torch.full_like(torch.from_numpy(x), float(x.min())))[0, 0])
+    assert abs(from_blur - from_black) > 0.2 * abs(from_black)  # the two baselines are told apart
+
+    kw = {"slices": [1], "registry": registry, "sanity": False, "n_steps": 64}
+    blurred = compute_saliency("test.blob-blur", volume, "integrated_gradients", **kw)
+    black = compute_saliency("test.blob-cls", volume, "integrated_gradients", **kw)
+    assert float(blurred.heatmap.array[1].sum()) == pytest.approx(from_blur, rel=0.05)
+    assert float(black.heatmap.array[1].sum()) == pytest.approx(from_black, rel=0.05)
+    y, x_ = _peak(blurred.heatmap.array[1])
+    assert (y - cy) ** 2 + (x_ - cx) ** 2 <= 3**2 + 1
+    assert "blurred copy (σ 3 px)" in blurred.heatmap.name and "blurred" not in black.heatmap.name
+    checked = compute_saliency("test.blob-blur", volume, "integrated_gradients", slices=[1],
+                               registry=registry)
+    assert checked.sanity is not None and checked.sanity.passed

@@ -35,6 +35,7 @@ from medlens.inference.saliency.methods import (
     METHOD_NAMES,
     Target,
     attribute,
+    blurred_copy,
     make_reduce,
     numpy_forward,
 )
@@ -70,6 +71,27 @@ def _model_slice(grid: ModelGrid, source_z: int) -> int:
     _z, y, x = grid.source_shape
     lps = grid.source.index_to_lps([(x - 1) / 2, (y - 1) / 2, source_z])
     return int(np.clip(round(float(grid.model.lps_to_index(lps)[2])), 0, grid.model_shape[0] - 1))
+
+
+def _ig_baseline(m: Manifest, x: np.ndarray, darkest: float) -> float | Any:
+    """What Integrated Gradients integrates from for input ``x``: the darkest normalised value, or a
+    blurred copy of ``x``'s image channels, as the manifest's ``saliency_ig_baseline`` says. Other
+    methods (Occlusion's patches, the deletion check) always use the darkest value, so the deletion
+    check removes pixels the same way for every map it judges."""
+    spec = m.saliency_ig_baseline
+    if spec.kind == "darkest" or spec.sigma_px is None:
+        return darkest
+    import torch
+
+    image = x.shape[1] - int(m.input.organ_channel)
+    return torch.from_numpy(blurred_copy(x, spec.sigma_px, image))
+
+
+def _method_label(m: Manifest, method: str) -> str:
+    spec = m.saliency_ig_baseline
+    if method == "integrated_gradients" and spec.kind == "blur":
+        return f"{METHOD_NAMES[method]} from a blurred copy (σ {spec.sigma_px:g} px)"
+    return METHOD_NAMES[method]
 
 
 def _activation(m: Manifest) -> str:
@@ -279,7 +301,7 @@ def compute_saliency(
             make_reduce(s.target),
             module=module,
             layer=layer,
-            baseline=baseline,
+            baseline=_ig_baseline(m, s.x, baseline) if method == "integrated_gradients" else baseline,
             n_steps=n_steps,
             evidence=m.saliency_evidence,
             channel=s.target.channel,
@@ -318,7 +340,7 @@ def compute_saliency(
         warnings.append("nothing to explain: no map computed")
 
     heat = resample_to_source(out_map, grid).astype(np.float32)
-    name = f"{m.name}: {METHOD_NAMES[method]} ({explained})"
+    name = f"{m.name}: {_method_label(m, method)} ({explained})"
     return SaliencyResult(
         Heatmap(heat, volume.geometry, name=name, kind="saliency"),
         method,
@@ -344,25 +366,6 @@ def _empty_gradcam_note(empty: int, total: int, layers: Sequence[str], evidence:
         f"GradCAM is empty on {where}: at {at} nothing raises the score there, which does not mean the "
         f"model saw nothing; {other} what it used"
     )
-
-
-def _similarities(
-    amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
-) -> tuple[float, float | None]:
-    """Rank similarity and SSIM of the trained and the randomised model's maps; for a plugin with
-    ``input.organ_channel`` compared inside ``organ`` only (SSIM on its bounding box); ``organ`` is
-    None for other plugins, and for a slice that is all organ or has none (nothing to bound by).
-
-    Why: such a model says nothing outside the organ by construction, so both maps are flat there;
-    counted in, that shared flat area alone makes any two maps look alike (a rank similarity near 1)
-    and the check would fail every map of the model for the mask's shape, not for what it learned.
-    """
-    if organ is None:
-        ssim = sanity_mod.ssim_similarity(amap, rmap) if amap.ndim == 2 else None
-        return sanity_mod.rank_similarity(amap, rmap), ssim
-    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(organ))
-    ssim = sanity_mod.ssim_similarity(amap[box], rmap[box]) if amap.ndim == 2 else None
-    return sanity_mod.rank_similarity(amap[organ], rmap[organ]), ssim
 
 
 def _with_note(report: SanityReport, text: str) -> SanityReport:
@@ -407,7 +410,7 @@ def _sanity(
         make_reduce(s.target),
         module=rnd,
         layer=layer,
-        baseline=baseline,
+        baseline=_ig_baseline(m, s.x, baseline) if method == "integrated_gradients" else baseline,
         n_steps=n_steps,
         evidence=m.saliency_evidence,
         channel=s.target.channel,
@@ -416,7 +419,7 @@ def _sanity(
     inside = s.x[0, -1] > 0.5 if fixed else None
     if inside is not None and (inside.all() or not inside.any()):
         inside = None  # nothing to bound the comparison by: the whole slice
-    similarity, ssim = _similarities(amap, rmap, inside)
+    similarity, ssim = sanity_mod.randomisation_similarities(amap, rmap, inside)
     if progress:
         progress(total - 1, total)
     check_cancelled(cancel)

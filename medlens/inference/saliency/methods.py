@@ -88,6 +88,18 @@ def numpy_forward(run: Callable[[np.ndarray], np.ndarray]) -> Callable[[Any], An
     return forward
 
 
+def blurred_copy(x: np.ndarray, sigma_px: float, image_channels: int) -> np.ndarray:
+    """``x`` (1, C, *spatial) with its first ``image_channels`` Gaussian-blurred over the spatial axes
+    by ``sigma_px`` pixels (the rest, e.g. an organ mask, copied): a "nothing small here" reference
+    input for Integrated Gradients (see :class:`medlens.inference.manifest.IGBaselineSpec`)."""
+    from scipy import ndimage
+
+    out = np.array(x, dtype=np.float32, copy=True)
+    for c in range(image_channels):
+        out[0, c] = ndimage.gaussian_filter(out[0, c], sigma_px)
+    return out
+
+
 def occlusion_window(spatial: tuple[int, ...]) -> int:
     """Occluding patch edge: ~1/12 of the smaller side, at least 4 pixels (stride is half of it)."""
     return max(4, min(spatial) // 12)

@@ -143,6 +143,25 @@ def ssim_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(structural_similarity(unit(a), unit(b), data_range=1.0))
 
 
+def randomisation_similarities(
+    amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
+) -> tuple[float, float | None]:
+    """Rank similarity and SSIM of the trained and the randomised model's maps; for a plugin with
+    ``input.organ_channel`` compared inside ``organ`` only (SSIM on its bounding box); ``organ`` is
+    None for other plugins, and for a slice that is all organ or has none (nothing to bound by).
+
+    Why: such a model says nothing outside the organ by construction, so both maps are flat there;
+    counted in, that shared flat area alone makes any two maps look alike (a rank similarity near 1)
+    and the check would fail every map of the model for the mask's shape, not for what it learned.
+    """
+    if organ is None:
+        ssim = ssim_similarity(amap, rmap) if amap.ndim == 2 else None
+        return rank_similarity(amap, rmap), ssim
+    box = tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(organ))
+    ssim = ssim_similarity(amap[box], rmap[box]) if amap.ndim == 2 else None
+    return rank_similarity(amap[organ], rmap[organ]), ssim
+
+
 # -- deletion curves ------------------------------------------------------------------------------
 def deletion_curve(
     x: np.ndarray,
