@@ -50,6 +50,32 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2) / (pos.size * neg.size))
 
 
+def youden_threshold(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The threshold (among the probabilities rounded to 4 decimals; flag = ``p >= t``) maximising
+    Youden's J = sensitivity + specificity - 1; ties go to the highest such threshold."""
+    p, y = np.asarray(probs, float), np.asarray(labels, bool)
+    j = [(np.mean(p[y] >= t) + np.mean(p[~y] < t) - 1, t) for t in np.unique(np.round(p, 4))]
+    return float(max(j)[1])
+
+
+def specificity_threshold(probs: np.ndarray, labels: np.ndarray, min_specificity: float) -> float:
+    """The lowest threshold (flag = ``p >= t``) at which at least ``min_specificity`` of the negatives
+    are below it: the most sensitive operating point with that specificity on these samples.
+
+    Why: Youden's J weighs a missed lesion and a false flag alike whatever their numbers, and on easy
+    negatives (synthetic slices) it settles on thresholds that flag most harder (real) negatives; a
+    specificity floor states the trade-off a reader accepts directly.
+    """
+    p, y = np.asarray(probs, float), np.asarray(labels, bool)
+    neg = np.sort(p[~y])
+    if neg.size == 0:
+        raise ValueError("no negatives to set a specificity on")
+    k = int(np.ceil(min_specificity * neg.size - 1e-9))  # negatives that must lie below the threshold
+    if k <= 0:
+        return float(neg[0])
+    return float(np.nextafter(neg[k - 1], np.inf))  # just above the k-th lowest negative
+
+
 def _average_ranks(x: np.ndarray) -> np.ndarray:
     order = np.argsort(x, kind="mergesort")
     ranks = np.empty(len(x), float)

@@ -81,3 +81,20 @@ def test_masked_ssim_scores_only_the_masked_region() -> None:
     assert M.ssim(half_noisy, img, 1.0, mask=left) == pytest.approx(1.0)
     assert M.ssim(half_noisy, img, 1.0) < 0.9
     assert M.ssim(half_noisy, img, 1.0, mask=~left) < 0.9
+
+
+def test_operating_thresholds() -> None:
+    """Youden's J and a specificity floor on a known sample: 10 negatives 0.0 .. 0.9, positives 0.35
+    and 0.8, 0.95. A 0.9 floor must leave 9 negatives below the threshold (so 0.8 is just above the
+    9th, flagging 0.95 and the 0.9 negative only); Youden takes 0.8 (sens 2/3, spec 0.8 -> J .467)
+    over 0.35 (sens 1, spec 0.4 -> J .4)."""
+    neg = np.arange(10) / 10
+    p = np.concatenate([neg, [0.35, 0.8, 0.95]])
+    y = np.array([0] * 10 + [1] * 3)
+    t = M.specificity_threshold(p, y, 0.9)
+    assert np.mean(neg < t) == pytest.approx(0.9) and 0.8 < t < 0.8 + 1e-9
+    assert M.specificity_threshold(p, y, 0.5) == pytest.approx(0.4)  # just above the 5th lowest, 0.4
+    assert M.youden_threshold(p, y) == pytest.approx(0.8)
+    assert M.specificity_threshold(p, y, 0.0) == 0.0
+    with pytest.raises(ValueError):
+        M.specificity_threshold(p[10:], y[10:], 0.9)
