@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv debs sample lint bench clean
+.PHONY: demo test venv debs sample lint bench members clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: venv debs sample lint
 	else \
 	  echo "unshare -n not permitted here: PACS tests will skip"; $(BIN)/python -m pytest; \
 	fi
+
+# The lesion U-Net members the model cards' cross-validated figures were computed with, from git into
+# the training cache, so evaluate.py re-derives them without a retrain (medlens/training/member_archive.py).
+members: venv
+	$(BIN)/python -m medlens.training.member_archive restore
 
 bench: venv sample
 	$(BIN)/python bench/load.py
