@@ -58,8 +58,29 @@ class ScorePlot(QWidget):
                 f"\nGrey, dashed: the first and last {self.padded} slice(s), which the model saw with padded "
                 "neighbours; they are scored but not counted in the study score"
             )
+        if self.scores is not None and threshold is not None:
+            flagged = self.flagged()
+            listed = ", ".join(str(i + 1) for i in flagged[:12]) + (", …" if len(flagged) > 12 else "")
+            tip += (
+                f"\nAmber, dashed: the plugin's operating threshold {threshold:.2f} (its model card says how "
+                f"it was set); slices at or above it: {listed or 'none'}"
+            )
         self.setToolTip(tip)
         self.update()
+
+    def flagged(self) -> list[int]:
+        """Slices (0-based) scored at or above the threshold, the padded end slices left out as in the
+        study score; empty without scores or threshold."""
+        if self.scores is None or self.threshold is None:
+            return []
+        n, c = len(self.scores), self.padded
+        return [i for i in range(c, n - c) if self.scores[i] >= self.threshold]
+
+    def caption(self) -> str:
+        """The line under the plot: the title and, with a threshold, how many slices reach it."""
+        if self.threshold is None or self.scores is None:
+            return self.title
+        return f"{self.title} · {len(self.flagged())} ≥ {self.threshold:.2f}"
 
     def set_current(self, index: int | None) -> None:
         """Mark the slice shown in the panes (a vertical line)."""
@@ -119,12 +140,15 @@ class ScorePlot(QWidget):
             n = len(self.scores)
             p.drawText(QPointF(r.left(), self.height() - 4), "slice 1")
             p.drawText(QPointF(r.right() - 40, self.height() - 4), f"{n}")
-            if self.title:
-                p.drawText(QPointF(r.left() + 60, self.height() - 4), self.title[:40])
+            if caption := self.caption():
+                p.drawText(QPointF(r.left() + 60, self.height() - 4), caption[:48])
             if self.threshold is not None:
                 y = self.y_of_score(self.threshold)
                 p.setPen(QPen(QColor(200, 160, 60), 1, Qt.PenStyle.DashLine))
                 p.drawLine(QPointF(r.left(), y), QPointF(r.right(), y))
+                if r.top() + 14 < y < r.bottom() - 10:  # clear of the axis' "1" and "0"
+                    p.setPen(QColor(200, 160, 60))
+                    p.drawText(QPointF(2, y + 4), f"{self.threshold:.2f}".lstrip("0"))
             c = self.padded
             judged = (c, n - 1 - c)  # the stretch that counts, solid; the padded ends, dashed grey
             for lo, hi, pen in (

@@ -270,3 +270,25 @@ def test_score_plot_draws_padded_end_slices_grey(qtbot):
     for a, z in ((0, 1), (4, 5)):
         r, g, b = colour_between(a, z)
         assert max(r, g, b) - min(r, g, b) < 40 and r > 100  # padded ends: grey
+
+
+def test_score_plot_names_its_threshold_and_the_slices_that_reach_it(qtbot):
+    """The dashed line is the plugin's operating threshold: the plot says its value, how many judged
+    slices reach it (padded end slices left out, as in the study score) and which, 1-based as the plot
+    counts them; the line is drawn amber at that height."""
+    from medlens.app.score_plot import ScorePlot
+
+    plot = ScorePlot()
+    qtbot.addWidget(plot)
+    plot.resize(300, 140)
+    plot.set_scores(np.array([0.9, 0.1, 0.3, 0.25, 0.1, 0.95]), 0.24, "lesion per slice", padded=1)
+    assert plot.flagged() == [2, 3]
+    assert plot.caption() == "lesion per slice · 2 ≥ 0.24"
+    assert "threshold 0.24" in plot.toolTip() and "slices at or above it: 3, 4" in plot.toolTip()
+    image = plot.grab().toImage()
+    y = round(plot.y_of_score(0.24))
+    x0, x1 = round(plot.x_of_slice(4)), round(plot.x_of_slice(5))  # the score line is far from 0.24 here
+    amber = [image.pixelColor(x, y + dy) for x in range(x0 + 5, x1 - 5) for dy in (-1, 0, 1)]  # antialiased
+    assert any(c.red() > 150 and c.green() > 110 and c.blue() < 100 for c in amber)
+    plot.set_scores(np.array([0.1, 0.2]), None, "lesion per slice")
+    assert plot.flagged() == [] and plot.caption() == "lesion per slice" and "Amber" not in plot.toolTip()
