@@ -138,6 +138,14 @@ class AiPanel(QWidget):
         cl.addWidget(self.probabilities)
         cl.addWidget(self.class_combo)
         cl.addWidget(self.score_plot)
+        steps = QHBoxLayout()
+        self.prev_flagged = QPushButton("◂ Previous flagged", self.cls_box)
+        self.next_flagged = QPushButton("Next flagged ▸", self.cls_box)
+        for button, step in ((self.prev_flagged, -1), (self.next_flagged, 1)):
+            button.setToolTip("Go to the nearest slice scored at or above the plugin's threshold that way")
+            button.clicked.connect(lambda _=False, s=step: self.step_flagged(s))
+            steps.addWidget(button)
+        cl.addLayout(steps)
         rl.addWidget(self.cls_box)
         # segmentation
         self.seg_box = QGroupBox("Segmentation", results)
@@ -458,6 +466,22 @@ class AiPanel(QWidget):
         padded = result.padded_end_slices if per_slice is not None and len(per_slice) == n else 0
         self.score_plot.set_scores(self.slice_scores, threshold, f"{name} per slice", padded)
         self.score_plot.set_current(self._current_slice())
+        self.sync_flagged_buttons()
+
+    def sync_flagged_buttons(self) -> None:
+        """The step buttons work only when some judged slice reaches the threshold."""
+        some = bool(self.score_plot.flagged())
+        self.prev_flagged.setEnabled(some)
+        self.next_flagged.setEnabled(some)
+
+    def step_flagged(self, step: int) -> None:
+        """Go to the next (``step`` = 1) or previous (-1) flagged slice; say so when there is none."""
+        k = self.score_plot.next_flagged(self._current_slice(), step)
+        if k is None:
+            where = "after" if step > 0 else "before"
+            self.status.setText(f"No flagged slice {where} this one")
+            return
+        self.jump_to_slice(k)
 
     def _show_segmentation(self, result: Any, extras: dict[str, Any]) -> None:
         lm = result.label_map
@@ -580,6 +604,7 @@ class AiPanel(QWidget):
         self.overlay_controls.set_heatmap(None, (0.0, 1.0), None, HEATMAP_CMAP)
         self.flagged_list.clear()
         self.score_plot.set_scores(None)
+        self.sync_flagged_buttons()
         self._show_result_boxes(None)
         if had_overlay:
             self._redraw()

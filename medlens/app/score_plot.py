@@ -76,6 +76,18 @@ class ScorePlot(QWidget):
         n, c = len(self.scores), self.padded
         return [i for i in range(c, n - c) if self.scores[i] >= self.threshold]
 
+    def next_flagged(self, current: int | None, step: int) -> int | None:
+        """The nearest flagged slice after (``step`` = 1) or before (-1) slice ``current`` (from either
+        end when ``current`` is None), or None when there is none that way: a reader steps through
+        the flagged slices without wrapping round unnoticed."""
+        flagged = self.flagged()
+        if not flagged:
+            return None
+        if current is None:
+            return flagged[0] if step > 0 else flagged[-1]
+        ahead = [i for i in flagged if (i - current) * step > 0]
+        return (ahead[0] if step > 0 else ahead[-1]) if ahead else None
+
     def caption(self) -> str:
         """The line under the plot: the title and, with a threshold, how many slices reach it."""
         if self.threshold is None or self.scores is None:

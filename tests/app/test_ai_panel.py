@@ -292,3 +292,29 @@ def test_score_plot_names_its_threshold_and_the_slices_that_reach_it(qtbot):
     assert any(c.red() > 150 and c.green() > 110 and c.blue() < 100 for c in amber)
     plot.set_scores(np.array([0.1, 0.2]), None, "lesion per slice")
     assert plot.flagged() == [] and plot.caption() == "lesion per slice" and "Amber" not in plot.toolTip()
+
+
+def test_the_flagged_slice_buttons_step_through_slices_at_or_above_the_threshold(
+    qtbot, window, panel, ct_volume
+):
+    """Next / previous flagged go to the nearest judged slice at or above the threshold that way, do not
+    wrap round, and are off when no slice reaches it."""
+    run_and_wait(qtbot, panel, "t.cls")
+    n = ct_volume.array.shape[0]
+    scores = np.full(n, 0.1)
+    scores[[0, 3, 7]] = 0.9  # slice 0 is a padded end: scored, never flagged
+    panel.score_plot.set_scores(scores, 0.5, "yes per slice", padded=1)
+    panel.sync_flagged_buttons()
+    assert panel.next_flagged.isEnabled() and panel.score_plot.flagged() == [3, 7]
+    panel.jump_to_slice(1)
+    qtbot.mouseClick(panel.next_flagged, Qt.MouseButton.LeftButton)
+    assert window.panes["axial"].view.slice_index == 3
+    qtbot.mouseClick(panel.next_flagged, Qt.MouseButton.LeftButton)
+    assert window.panes["axial"].view.slice_index == 7
+    qtbot.mouseClick(panel.next_flagged, Qt.MouseButton.LeftButton)  # none after: stays, and says so
+    assert window.panes["axial"].view.slice_index == 7 and "No flagged slice after" in panel.status.text()
+    qtbot.mouseClick(panel.prev_flagged, Qt.MouseButton.LeftButton)
+    assert window.panes["axial"].view.slice_index == 3
+    panel.score_plot.set_scores(np.full(n, 0.1), 0.5, "yes per slice", padded=1)
+    panel.sync_flagged_buttons()
+    assert not panel.next_flagged.isEnabled() and not panel.prev_flagged.isEnabled()
