@@ -66,6 +66,32 @@ def member_shas(name: str, tags: tuple[str, ...]) -> dict[str, str]:
     return {f"seg_{name}{t}": info(name, t)["sha256"] for t in tags}
 
 
+def classifier_stem(name: str, tags: tuple[str, ...]) -> Path:
+    """Where fold ``name``'s slice classifier on members ``tags`` is built (``lesion_cls/train.py
+    --fold``): ``{stem}.onnx``, ``.pt`` and the build record ``.json``."""
+    return folds_dir() / f"cls_{name}{mean_tag(tags)}"
+
+
+def built_on_cache(record: dict[str, Any], name: str, tags: tuple[str, ...]) -> bool:
+    """Whether a classifier's build record was made on the members ``name`` x ``tags`` the cache
+    holds now (their sha256, ``member_shas``): a retrained member makes it stale."""
+    return record.get("seg_members") == member_shas(name, tags)
+
+
+def classifier_record(name: str, tags: tuple[str, ...]) -> dict[str, Any]:
+    """Fold ``name``'s classifier build record. Raises ``ValueError`` saying how to rebuild it when it
+    is missing or was built on other U-Net weights than the cache holds."""
+    path = classifier_stem(name, tags).with_suffix(".json")
+    rebuild = f"(lesion_cls/train.py --fold {name} --tags {' '.join(tags)})"
+    if not path.is_file():
+        raise ValueError(f"{path.name} is not built yet {rebuild}")
+    record = json.loads(path.read_text())
+    if not built_on_cache(record, name, tags):
+        raise ValueError(f"{path.name} was built on other U-Net weights than the cache holds now: rebuild it "
+                         f"{rebuild}")
+    return record
+
+
 def context_of(name: str, tags: tuple[str, ...] = SEED_TAGS) -> int:
     """Neighbour slices each side the members take (all members of a mean must agree)."""
     contexts = {int(info(name, t).get("context", 0)) for t in tags}

@@ -38,7 +38,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     """Peak and false-positive figures of ``fold``'s classifier on synthetic volumes of its anatomy."""
     from medlens.inference import RunOptions, run_plugin
 
-    stem = members.folds_dir() / f"cls_{fold}{members.mean_tag(tags)}"
+    stem = members.classifier_stem(fold, tags)
     info = json.loads(stem.with_suffix(".json").read_text())
     context = int(info.get("context", 0))
     reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context,

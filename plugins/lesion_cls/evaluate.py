@@ -10,7 +10,7 @@ the fold's threshold (chosen on synthetic validation slices), ECE (10 bins) and 
 Pointing game: on every real lesion slice, the arg-max of a saliency map of the fold model is a hit
 when it lies inside the real mask. The maps are the viewer's (``medlens.inference.saliency``, on the
 source grid): Integrated Gradients (captum, 32 steps, signed, from the manifest's ``saliency_ig_baseline``:
-a blur of 8 px since 0.6.1, the darkest normalised value before),
+the darkest normalised value for this plugin - a blur was tried and not adopted, ``ig_baseline_sanity.py``),
 GradCAM (the plugin's ``saliency_target_layer``) and the model's own evidence map (the calibrated per-pixel
 logits whose maximum *is* the slice score).
 
@@ -114,17 +114,17 @@ def main() -> None:
                     help="write the metrics to this file here instead (no card, no plot): a side run")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    folds = members.folds_dir()
-    tag = members.mean_tag(tuple(args.tags))
+    tags = tuple(args.tags)
     P, Y, G, PRED, per_case, pg = [], [], [], [], {}, {}
     for ci, case in enumerate(sources.CASES):
-        info = json.loads((folds / f"cls_{case}{tag}.json").read_text())
-        if info.get("seg_members") != members.member_shas(case, tuple(args.tags)):
-            ap.error(f"cls_{case}{tag} was built on other U-Net weights than the cache holds now: "
-                     f"rebuild it (train.py --fold {case} --tags {' '.join(args.tags)})")
+        try:
+            info = members.classifier_record(case, tags)
+        except ValueError as exc:
+            ap.error(str(exc))
+        stem = members.classifier_stem(case, tags)
         context = int(info.get("context", 0))
-        fields = members.trained_fields(HERE, case, tuple(args.tags))  # as the fold's U-Nets trained
-        scores = slice_scores(case, folds / f"cls_{case}{tag}.onnx", context=context, fields=fields)
+        fields = members.trained_fields(HERE, case, tags)  # as the fold's U-Nets trained
+        scores = slice_scores(case, stem.with_suffix(".onnx"), context=context, fields=fields)
         scan = sources.load_case(case)
         assert scan.label is not None
         zs = organ_slices(case)
@@ -143,7 +143,6 @@ def main() -> None:
             # engine does (runner.padded_end_slices)
             "study_slice_is_lesion": bool(y[int(np.argmax(np.where(judged[zs], p, -1.0)))]),
         }
-        stem = folds / f"cls_{case}{tag}"
         pg[case] = pointing_game(case, stem.with_suffix(".onnx"), stem.with_suffix(".pt"), context, fields)
         print(case, per_case[case], pg[case], flush=True)
         P.append(p)

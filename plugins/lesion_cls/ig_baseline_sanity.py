@@ -44,11 +44,8 @@ ig = studies.script_module(HERE / "ig_baseline.py")
 
 def fold_twin(fold: str, tags: tuple[str, ...]) -> torch.jit.ScriptModule:
     """The fold classifier's traced twin (``train.py --fold``), refusing one built on other members."""
-    stem = members.folds_dir() / f"cls_{fold}{members.mean_tag(tags)}"
-    record = json.loads(stem.with_suffix(".json").read_text())
-    if record.get("seg_members") != members.member_shas(fold, tags):
-        raise SystemExit(f"{stem.name} was built on other U-Net weights than the cache holds: rebuild it")
-    return torch.jit.load(str(stem.with_suffix(".pt"))).eval()
+    members.classifier_record(fold, tags)  # raises when stale
+    return torch.jit.load(str(members.classifier_stem(fold, tags).with_suffix(".pt"))).eval()
 
 
 def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:

@@ -29,7 +29,7 @@ train = studies.script_module(HERE / "train.py")
 
 def refit(record: Path, fold: str, tags: tuple[str, ...]) -> dict:
     info = json.loads(record.read_text())
-    if fold != "all" and info.get("seg_members") != members.member_shas(fold, tags):
+    if not members.built_on_cache(info, fold, tags):
         raise SystemExit(f"{record.name} was built on other U-Net weights than the cache holds")
     v = train.calibrated_validation(fold, tags)
     auc = round(roc_auc(v["logits"], v["y"]), 4)
@@ -55,10 +55,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tags = tuple(args.tags)
-    folds = members.folds_dir()
     rows = {}
     for case in sources.CASES:
-        rows[case] = refit(folds / f"cls_{case}{members.mean_tag(tags)}.json", case, tags)
+        rows[case] = refit(members.classifier_stem(case, tags).with_suffix(".json"), case, tags)
         print(case, rows[case], flush=True)
     rows["all"] = refit(HERE / "train_log.json", "all", tags)
     train.stamp_threshold(HERE / "plugin.toml", rows["all"]["threshold"])

@@ -40,10 +40,10 @@ RECIPES = {"current": members.SEED_TAGS, "candidate": members.SEG_TAGS}
 
 def fold_record(case: str, tags: tuple[str, ...]) -> dict:
     """The fold classifier's build record, building it when missing or built on other members."""
-    stem = members.folds_dir() / f"cls_{case}{members.mean_tag(tags)}"
+    stem = members.classifier_stem(case, tags)
     if stem.with_suffix(".json").is_file():
         rec = json.loads(stem.with_suffix(".json").read_text())
-        if rec.get("seg_members") == members.member_shas(case, tags):
+        if members.built_on_cache(rec, case, tags):
             return rec
     train = studies.script_module(HERE / "train.py")
     return train.build(case, members.folds_dir(), stem.name, tags)

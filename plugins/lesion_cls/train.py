@@ -218,7 +218,8 @@ def main() -> None:
         stamp_threshold(HERE / "plugin.toml", info["threshold"])
         (HERE / "model.json").rename(HERE / "train_log.json")
     else:
-        info = build(args.fold, members.folds_dir(), f"cls_{args.fold}{members.mean_tag(tags)}", tags)
+        stem = members.classifier_stem(args.fold, tags)
+        info = build(args.fold, stem.parent, stem.name, tags)
     print(json.dumps(info))
 
 

@@ -82,3 +82,18 @@ def test_a_fold_runs_with_the_mr_scale_its_members_trained_with(cache: Path) -> 
     assert norm_old.organ_scale == {} and norm_new.organ_scale == {"MR": 3.0}
     assert norm_old.percentiles == norm_new.percentiles == (0.5, 99.5)
     assert new[0].manifest(new[1]).input.slice_context == 1
+
+
+def test_a_classifier_record_is_refused_when_missing_or_built_on_other_members(cache: Path) -> None:
+    tags = ("_a", "_b")
+    for tag, seed in zip(tags, (1, 2), strict=True):
+        _member(cache, "lung1", tag, seed)
+    with pytest.raises(ValueError, match="not built yet"):
+        members.classifier_record("lung1", tags)
+    stem = members.classifier_stem("lung1", tags)
+    assert stem == cache / "cls_lung1_mean_a_b"
+    stem.with_suffix(".json").write_text(json.dumps({"seg_members": members.member_shas("lung1", tags)}))
+    assert members.classifier_record("lung1", tags)["seg_members"]["seg_lung1_a"]
+    _member(cache, "lung1", "_b", 3)  # a retrained member
+    with pytest.raises(ValueError, match=r"other U-Net weights .* --fold lung1 --tags _a _b"):
+        members.classifier_record("lung1", tags)
