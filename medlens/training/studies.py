@@ -117,10 +117,22 @@ def choose_over_folds(study: Callable[[str], dict], current: str, candidates: Se
         folds[case] = r
         print(case, json.dumps(r), flush=True)
     mean = {k: round(float(np.mean(v)), 3) for k, v in pooled.items()}
-    best = max(candidates, key=lambda k: mean[k])
+    return {"folds": folds, "pooled": mean, **adoption(folds, mean, current, candidates)}
+
+
+def adoption(
+    folds: dict[str, dict], pooled: dict[str, float], current: str, candidates: Sequence[str]
+) -> dict:
+    """The pointing studies' rule on their figures (``choose_over_folds``): the candidate pointing best
+    ``pooled`` replaces ``current`` when it points better pooled and in at least three of ``folds``
+    (each with ``pointing`` per variant). Returns ``best`` (None without candidates),
+    ``folds_where_it_wins`` and ``adopt``."""
+    if not candidates:
+        return {"best": None, "folds_where_it_wins": 0, "adopt": current}
+    best = max(candidates, key=lambda k: pooled[k])
     wins = sum(f["pointing"][best] > f["pointing"][current] for f in folds.values())
-    adopt = best if mean[best] > mean[current] and wins >= 3 else current
-    return {"folds": folds, "pooled": mean, "best": best, "folds_where_it_wins": wins, "adopt": adopt}
+    adopt = best if pooled[best] > pooled[current] and wins >= 3 else current
+    return {"best": best, "folds_where_it_wins": wins, "adopt": adopt}
 
 
 def fold_classifier(plugin_dir: Path, fold: str, tags: tuple[str, ...]) -> Any:

@@ -64,8 +64,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     for x, lesion in studies.lesion_slice_inputs(HERE, fold, per_modality, ig.SEED, tags):
         image = x.shape[1] - 1
         darkest = float(x[:, :image].min())
-        inside = x[0, -1] > 0.5
-        organ = None if inside.all() or not inside.any() else inside
+        organ = sanity.bounding_organ(x[0, -1] > 0.5)
         t = torch.from_numpy(x)
         for name, sigma in ig.BASELINES.items():
             base = ig.baseline_of(x, sigma, image)
@@ -92,14 +91,10 @@ def decide(folds: dict[str, dict], hits: dict[str, list[bool]], passes: dict[str
     pointing = {k: round(float(np.mean(v)), 3) for k, v in hits.items()}
     passing = {k: round(float(np.mean(v)), 3) for k, v in passes.items()}
     eligible = [k for k in ig.BASELINES if k != "black" and passing[k] >= MIN_PASS]
-    adopt, best, wins = "black", None, 0
-    if eligible:
-        best = max(eligible, key=lambda k: pointing[k])
-        wins = sum(f["pointing"][best] > f["pointing"]["black"] for f in folds.values())
-        if pointing[best] > pointing["black"] and wins >= 3:
-            adopt = best
+    rule = studies.adoption(folds, pointing, "black", eligible)
     return {"pooled_pointing": pointing, "pooled_sanity_pass": passing, "eligible_blurs": eligible,
-            "best_eligible_blur": best, "folds_where_it_wins": wins, "adopt": adopt}
+            "best_eligible_blur": rule["best"], "folds_where_it_wins": rule["folds_where_it_wins"],
+            "adopt": rule["adopt"]}
 
 
 def main() -> None:

@@ -36,3 +36,15 @@ def test_a_rerun_on_other_members_never_overwrites_the_recorded_decision(tmp_pat
     assert recorded == tmp_path / "end_slices.json"
     other = studies.record_path(tmp_path, "end_slices", members.SEG_TAGS)
     assert other == tmp_path / "end_slices_mean_k3_k3s2.json"
+
+
+def test_the_adoption_rule_judges_only_the_candidates_it_is_given() -> None:
+    """ig_baseline_sanity.py hands the rule only the eligible variants: an ineligible variant that
+    points best is never adopted, and with none eligible the current one stays."""
+    folds = {c: {"pointing": {"now": 0.2, "good": 0.4, "better": 0.5}} for c in ("a", "b", "c", "d")}
+    pooled = {"now": 0.2, "good": 0.4, "better": 0.5}
+    assert studies.adoption(folds, pooled, "now", ["good", "better"])["adopt"] == "better"
+    assert studies.adoption(folds, pooled, "now", ["good"]) == {"best": "good", "folds_where_it_wins": 4,
+                                                              "adopt": "good"}
+    none = studies.adoption(folds, pooled, "now", [])
+    assert none == {"best": None, "folds_where_it_wins": 0, "adopt": "now"}

@@ -416,9 +416,7 @@ def _sanity(
         channel=s.target.channel,
         fixed_channels=fixed,
     )
-    inside = s.x[0, -1] > 0.5 if fixed else None
-    if inside is not None and (inside.all() or not inside.any()):
-        inside = None  # nothing to bound the comparison by: the whole slice
+    inside = sanity_mod.bounding_organ(s.x[0, -1] > 0.5) if fixed else None
     similarity, ssim = sanity_mod.randomisation_similarities(amap, rmap, inside)
     if progress:
         progress(total - 1, total)

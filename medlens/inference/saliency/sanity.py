@@ -143,6 +143,12 @@ def ssim_similarity(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(structural_similarity(unit(a), unit(b), data_range=1.0))
 
 
+def bounding_organ(mask: np.ndarray) -> np.ndarray | None:
+    """The organ to compare maps inside (``randomisation_similarities``), or None when the input is all
+    organ or has none: then there is nothing to bound the comparison by, and the whole input counts."""
+    return None if mask.all() or not mask.any() else mask
+
+
 def randomisation_similarities(
     amap: np.ndarray, rmap: np.ndarray, organ: np.ndarray | None
 ) -> tuple[float, float | None]:
