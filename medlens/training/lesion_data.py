@@ -133,6 +133,20 @@ def prepare(name: str) -> Anatomy:
 
 
 HARD_NEGATIVE_SHARE = 0.5  # lesion-free crops centred on the organ border
+# "Bright" tissue inside the organ, where a bright-structure hard negative is centred: on CT anything
+# denser than aerated lung inside the lung field (vessels, seen end-on as round blobs; hila, fissures,
+# airway walls), on MR anything brighter than 1.3 x the brain's median (in a contrast T1: enhancing
+# veins and sinuses, choroid plexus, dura; in the plain T1 templates hardly anything).
+BRIGHT_CT_HU = -300.0
+BRIGHT_MR_RATIO = 1.3
+
+
+def organ_bright(a: Anatomy) -> np.ndarray:
+    """Bright tissue inside the organ (``BRIGHT_CT_HU``, ``BRIGHT_MR_RATIO``), away from the real
+    lesion: the lesion look-alikes a bright-structure hard negative is centred on."""
+    level = BRIGHT_CT_HU if a.modality == "CT" else BRIGHT_MR_RATIO * a.reference
+    bright = a.organ & (a.image > level)
+    return bright & ~ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
 
 
 def organ_border(a: Anatomy, outside_px: int = 10, inside_px: int = 4) -> np.ndarray:
@@ -173,6 +187,10 @@ def _extract(a: np.ndarray, cy: int, cx: int, size: int, fill: float) -> np.ndar
 class CropSampler:
     """Random training crops: ``p_lesion`` of them with one synthetic lesion near the centre.
 
+    ``bright_share``: the share of lesion-free crops centred on bright tissue inside the organ
+    (``organ_bright``); the rest are split between the organ border and anywhere in the body as
+    before. 0 (the default) draws exactly the stream of the recipes trained before it existed.
+
     ``volume_label``: label and weight every slice of the slab (``2 * context + 1`` slices), for a 3D
     patch model; otherwise only the centre slice is labelled (2D / 2.5D models).
     """
@@ -188,6 +206,7 @@ class CropSampler:
         augment: bool = True,
         volume_label: bool = False,
         mr_hi_ratio: tuple[float, float] = MR_HI_RATIO,
+        bright_share: float = 0.0,
     ) -> None:
         self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
         self.mr_hi_ratio = mr_hi_ratio
@@ -203,6 +222,10 @@ class CropSampler:
         # hard negatives only matter when lesion-free crops are drawn (not for validation samplers)
         self.border = [organ_border(a) if p_lesion < 1.0 else np.zeros((0, 0, 0), bool) for a in anatomies]
         self.border_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 50) for b in self.border]
+        self.bright_share = bright_share
+        self.bright = [organ_bright(a) if bright_share > 0 and p_lesion < 1.0 else np.zeros((0, 0, 0), bool)
+                       for a in anatomies]
+        self.bright_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 20) for b in self.bright]
 
     def sample(self) -> Crop:
         rng = self.rng
@@ -216,9 +239,14 @@ class CropSampler:
         # otherwise the network never learns that those are not lesions; half of them are centred on
         # the organ's border (hila, diaphragm domes, chest wall; cortex, dura), where the round
         # soft-tissue profiles that look most like lesions are (hard negatives)
-        hard = not want and self.border_slices[ai].size > 0 and rng.random() < HARD_NEGATIVE_SHARE
+        bright = (not want and self.bright_share > 0 and self.bright_slices[ai].size > 0
+                  and rng.random() < self.bright_share)
+        hard = (not want and not bright and self.border_slices[ai].size > 0
+                and rng.random() < HARD_NEGATIVE_SHARE)
         if want:
             z = int(rng.choice(self.organ_slices[ai]))
+        elif bright:
+            z = int(rng.choice(self.bright_slices[ai]))
         else:
             z = int(rng.choice(self.border_slices[ai] if hard else self.body_slices[ai]))
         c = self.context
@@ -235,6 +263,8 @@ class CropSampler:
         region = a.body[z] if a.body is not None and a.body[z].any() else organ_z
         if hard and self.border[ai][z].any():
             region = self.border[ai][z]
+        if bright:
+            region = self.bright[ai][z]
         if not want and region.any():
             cy, cx = np.unravel_index(int(rng.choice(np.flatnonzero(region))), region.shape)
         elif pts.size == 0:

@@ -80,17 +80,18 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
-    seed: int = SEED, dims: int = 2, mr_scale: float | None = None,
+    seed: int = SEED, dims: int = 2, mr_scale: float | None = None, bright_share: float = 0.0,
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
     (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
-    normalised with the brain's median at 1 / k (the engine's ``organ_scale``), not at a random place."""
+    normalised with the brain's median at 1 / k (the engine's ``organ_scale``), not at a random place.
+    ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``)."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
     ratio = L.MR_HI_RATIO if mr_scale is None else (mr_scale, mr_scale)
     sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
-                            volume_label=volume, mr_hi_ratio=ratio)
+                            volume_label=volume, mr_hi_ratio=ratio, bright_share=bright_share)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
                                 augment=False, volume_label=volume, mr_hi_ratio=ratio)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
@@ -124,7 +125,7 @@ def train(
         sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
                           spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
-            "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio),
+            "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio), "bright_share": bright_share,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -165,6 +166,9 @@ def main() -> None:
                     help="3: a 3D patch U-Net on 2 * context + 1 slices, all labelled (a study; not shipped)")
     ap.add_argument("--mr-scale", type=float, default=None,
                     help="k: MR crops with the brain's median at 1/k (engine normalisation organ_scale)")
+    ap.add_argument("--bright-negatives", type=float, default=0.0,
+                    help="share of lesion-free crops centred on bright tissue inside the lung / brain "
+                         "(vessels, enhancing veins; bright_negatives_study.py)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
@@ -176,7 +180,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
-                 args.seed, args.dims, args.mr_scale)
+                 args.seed, args.dims, args.mr_scale, args.bright_negatives)
     print(json.dumps(info))
 
 
