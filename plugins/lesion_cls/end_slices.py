@@ -39,7 +39,7 @@ def study(fold: str, per_modality: int, tags: tuple[str, ...]) -> dict:
     from medlens.inference import RunOptions, run_plugin
 
     stem = members.classifier_stem(fold, tags)
-    info = json.loads(stem.with_suffix(".json").read_text())
+    info = members.classifier_record(fold, tags)  # stops on a classifier built on other U-Net weights
     context = int(info.get("context", 0))
     reg, pid = registry_for(HERE, stem.with_suffix(".onnx"), suffix=f"ends-{fold}", slice_context=context,
                             input_fields=members.trained_fields(HERE, fold, tags))

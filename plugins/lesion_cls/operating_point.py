@@ -32,12 +32,12 @@ def refit(record: Path, fold: str, tags: tuple[str, ...]) -> dict:
     if not members.built_on_cache(info, fold, tags):
         raise SystemExit(f"{record.name} was built on other U-Net weights than the cache holds")
     v = train.calibrated_validation(fold, tags)
-    auc = round(roc_auc(v["logits"], v["y"]), 4)
-    if auc != info["val_auc_synthetic"] or not np.allclose([v["a"], v["b"]], info["platt"], atol=1e-4):
+    auc = round(roc_auc(v.logits, v.y), 4)
+    if auc != info["val_auc_synthetic"] or not np.allclose([v.a, v.b], info["platt"], atol=1e-4):
         raise SystemExit(f"{record.name}: the validation slices differ from the build's "
-                         f"(AUC {auc} vs {info['val_auc_synthetic']}, Platt {v['a']:.4f}, {v['b']:.4f} "
+                         f"(AUC {auc} vs {info['val_auc_synthetic']}, Platt {v.a:.4f}, {v.b:.4f} "
                          f"vs {info['platt']})")
-    p, y = v["p"], v["y"].astype(bool)
+    p, y = v.p, v.y.astype(bool)
     new = train.thresholds(p, y)
     row = {"n_val_slices": int(y.size), "n_val_positive": int(y.sum()), "before": info["threshold"], **new}
     for name, t in (("youden", new["threshold_youden"]), ("floor", new["threshold"])):

@@ -29,6 +29,7 @@ import argparse
 import json
 import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -145,9 +146,30 @@ def thresholds(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
     return {"threshold": spec, "threshold_youden": round(youden_threshold(p, y), 4)}
 
 
-def calibrated_validation(fold: str, tags: tuple[str, ...]) -> dict:
+@dataclass
+class CalibratedValidation:
     """Fold ``fold``'s mean U-Net, its synthetic validation slices' raw logits and labels, the Platt
     fit on them and the calibrated probabilities: everything the head and threshold are made from."""
+
+    unet: nn.Module
+    context: int
+    organ_channel: bool
+    anatomy: list[L.Anatomy]
+    mr_scale: float | None
+    logits: np.ndarray
+    y: np.ndarray
+    a: float
+    b: float
+
+    @property
+    def p(self) -> np.ndarray:
+        """Calibrated probabilities of the validation slices."""
+        return 1 / (1 + np.exp(-(self.a * self.logits + self.b)))
+
+
+def calibrated_validation(fold: str, tags: tuple[str, ...]) -> CalibratedValidation:
+    """Build ``CalibratedValidation`` for fold ``fold`` on members ``tags``: what ``build`` ships and
+    ``operating_point.py`` re-checks against the build record."""
     context = members.context_of(fold, tags)
     organ_channel = bool(tomllib.loads((HERE / "plugin.toml").read_text())["input"].get("organ_channel"))
     unet = members.mean_unet((fold,), tags)
@@ -158,15 +180,14 @@ def calibrated_validation(fold: str, tags: tuple[str, ...]) -> dict:
     yv = np.array([y for _, y in val])
     lv = logits_of(raw, val)
     a, b = platt(lv, yv)
-    return {"unet": unet, "context": context, "organ_channel": organ_channel, "anatomy": anat,
-            "mr_scale": k, "logits": lv, "y": yv, "a": a, "b": b, "p": 1 / (1 + np.exp(-(a * lv + b)))}
+    return CalibratedValidation(unet, context, organ_channel, anat, k, lv, yv, a, b)
 
 
 def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.SEG_TAGS) -> dict:
     t0 = time.time()
     v = calibrated_validation(fold, tags)
-    unet, context, organ_channel, a, b = v["unet"], v["context"], v["organ_channel"], v["a"], v["b"]
-    lv, yv, anat, k = v["logits"], v["y"], v["anatomy"], v["mr_scale"]
+    unet, context, organ_channel, a, b = v.unet, v.context, v.organ_channel, v.a, v.b
+    lv, yv, anat, k = v.logits, v.y, v.anatomy, v.mr_scale
     model = SliceScore(unet, a, b, organ_channel=organ_channel).eval()
     example = torch.zeros(1, 2 * context + 1 + int(organ_channel), 96, 96)
     if organ_channel:
@@ -176,7 +197,7 @@ def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.S
     traced.save(str(out_dir / f"{stem}.pt"))
     info = {"fold": fold, "seg_members": members.member_shas(fold, tags),
             "seed": SEED, "context": context, "organ_channel": organ_channel, "mr_scale": k,
-            "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], **thresholds(v["p"], yv),
+            "val_auc_synthetic": round(roc_auc(lv, yv), 4), "platt": [a, b], **thresholds(v.p, yv),
             "n_val_slices": len(yv), "n_val_positive": int(yv.sum()), "seconds": round(time.time() - t0),
             "sha256": sha, "sha256_pt": sha256_of(out_dir / f"{stem}.pt"), "anatomy": [x.name for x in anat]}
     (out_dir / f"{stem}.json").write_text(json.dumps(info, indent=1))

@@ -76,3 +76,28 @@ def test_the_3d_patch_unet_keeps_slices_and_pools_in_plane_only() -> None:
     x = torch.rand(1, 1, 5, 32, 32, requires_grad=True)
     net(x)[0, 0, 0, 16, 16].backward()  # the first slice's output sees the next slices (3D), in-plane far
     assert x.grad is not None and x.grad[0, 0, 1:4].abs().sum() > 0
+
+
+def test_bright_negatives_are_centred_on_vessels_inside_the_organ() -> None:
+    """``bright_share``: lesion-free crops centred on bright tissue inside the organ (a vessel in the
+    lung field, an enhancing vein in the brain), never on the real lesion or outside the organ;
+    without it they land there only by chance."""
+    for modality, vessel, lesion in (("CT", 40.0, 60.0), ("MR", 1.2, 1.4)):
+        a = _anatomy(modality)
+        a.image[~a.organ] = a.image.min() if modality == "MR" else -1000.0  # air around the lungs
+        a.image[:, 20:25, 20:25] = vessel  # bright tissue inside the organ: the look-alike
+        a.image[:, 40:45, 40:45] = lesion  # the real lesion (excluded), equally bright
+        a.ignore[:, 40:45, 40:45] = True
+        a.image[:, 2:7, 2:7] = vessel  # bright, but outside the organ
+        bright = L.organ_bright(a)
+        assert bright[:, 20:25, 20:25].all() and bright.sum() == 6 * 25, modality
+
+        def centred_on_vessel(sampler: L.CropSampler) -> list[bool]:
+            crops = [sampler.sample().image[0] for _ in range(40)]  # 16 px: nothing else bright fits
+            return [bool(c[8, 8] == c.max() and c.max() > c.min()) for c in crops]
+
+        aimed = L.CropSampler([a], np.random.default_rng(1), crop=16, p_lesion=0.0, augment=False,
+                              bright_share=1.0)
+        assert all(centred_on_vessel(aimed)), modality
+        plain = L.CropSampler([a], np.random.default_rng(1), crop=16, p_lesion=0.0, augment=False)
+        assert np.mean(centred_on_vessel(plain)) < 0.3, modality

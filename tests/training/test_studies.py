@@ -48,3 +48,13 @@ def test_the_adoption_rule_judges_only_the_candidates_it_is_given() -> None:
                                                               "adopt": "good"}
     none = studies.adoption(folds, pooled, "now", [])
     assert none == {"best": None, "folds_where_it_wins": 0, "adopt": "now"}
+
+
+def test_a_plugin_script_with_a_dataclass_loads(tmp_path: Path) -> None:
+    """``script_module`` registers the script before running it: a dataclass under postponed
+    annotations (lesion_cls/train.py's ``CalibratedValidation``) looks its module up while it is built."""
+    script = tmp_path / "train.py"
+    script.write_text("from __future__ import annotations\nfrom dataclasses import dataclass\n\n\n"
+                      "@dataclass\nclass Fit:\n    a: float\n    b: float = 0.0\n", encoding="utf-8")
+    mod = studies.script_module(script)
+    assert mod.Fit(2.0).a == 2.0 and mod.Fit(2.0).b == 0.0
