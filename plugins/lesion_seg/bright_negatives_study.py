@@ -2,12 +2,12 @@
 
 Why: brain2's fold model (lesion-seg 0.5) marks part of the real tumour (probability up to 0.95 on a
 sixth of it), but inside deepbet's brain a midline deep vein at the level of the internal cerebral
-veins scores a higher mean probability (0.86 against 0.70) and is reported; the other candidates
-that outscore the tumour lie mostly outside the brain (orbit, frontal scalp, sigmoid sinus) and the
-organ bound drops them. Most synthetic MR lesions the fold models miss are missed
-(``region_ranker.py misses``), and enhancing veins, sinuses and choroid plexus are the contrast T1's
-lesion look-alikes; on CT vessels seen end-on are the nodule's. The training crops never aim at
-them: lesion-free crops are centred anywhere in the body or on the organ's border band.
+veins scores a higher mean probability (0.84 against 0.66, ``real_candidates.py brain2``) and is
+reported; the other candidates that outscore the tumour lie mostly outside the brain (orbit, frontal
+scalp, sigmoid sinus) and the organ bound drops them. Most lesions the fold models miss on synthetic
+volumes are MR (``region_ranker.py misses``), and enhancing veins, sinuses and choroid plexus are the
+contrast T1's lesion look-alikes; on CT vessels seen end-on are the nodule's. The training crops never
+aim at them: lesion-free crops are centred anywhere in the body or on the organ's border band.
 
 This diagnosis was made by looking at brain2's real output (test-informed, as the version 0.4
 generator additions were); the change is generic and is decided on synthetic volumes only.
@@ -39,6 +39,10 @@ Protocol, set and committed before the candidate's first synthetic volume ran (2
     .venv/bin/python plugins/lesion_seg/bright_negatives_study.py --folds lung1 lung2   # two processes,
     .venv/bin/python plugins/lesion_seg/bright_negatives_study.py --folds brain1 brain2 # one core each
     .venv/bin/python plugins/lesion_seg/bright_negatives_study.py --decide   # bright_negatives_study.json
+
+The run of 2026-12-01 did not adopt the candidate (``bright_negatives_study.json``: mean Dice 0.233 ->
+0.238, higher in 2 of 4 folds; CT 0.373 -> 0.400, MR 0.094 -> 0.075). On brain2 the tumour's highest
+probability fell from 0.95 to 0.45 and the vein still ranked first.
 """
 
 from __future__ import annotations
