@@ -137,6 +137,82 @@ def adoption(
     return {"best": best, "folds_where_it_wins": wins, "adopt": adopt}
 
 
+def recipe_summary(rows: Sequence[dict], names: Sequence[str], modality: str | None = None,
+                   hit: float = 0.1, peaks: bool = True) -> dict:
+    """Mean Dice, hits (Dice > ``hit``), volumes and (``peaks``) lesions whose highest probability
+    exceeds 0.5, per recipe ``names``, over ``rows`` (one per synthetic volume, each with a
+    ``{name: {"dice", "lesion_peak"}}`` entry per recipe) of ``modality`` or all."""
+    sel = [r for r in rows if modality is None or r["modality"] == modality]
+    out = {}
+    for name in names:
+        out[name] = {"dice": round(float(np.mean([r[name]["dice"] for r in sel])), 4),
+                     "hits": int(sum(r[name]["dice"] > hit for r in sel))}
+        if peaks:
+            out[name]["lesion_peak_over_0.5"] = int(sum(r[name]["lesion_peak"] > 0.5 for r in sel))
+        out[name]["volumes"] = len(sel)
+    return out
+
+
+def recipe_decision(folds: dict[str, list[dict]], current: str, candidate: str, hit: float = 0.1,
+                    peaks: bool = True) -> dict:
+    """The training-recipe studies' rule (``organ_scale_study.py``, ``bright_negatives_study.py``) on
+    their per-volume rows per fold: ``candidate`` replaces ``current`` when its mean Dice over the
+    folds is higher **and** it is higher in at least three folds. Returns the per-fold and pooled
+    summaries (all volumes, CT, MR), ``mean_dice``, ``folds_where_candidate_wins`` and ``adopt``."""
+    names = (current, candidate)
+
+    def by_modality(rows: list[dict]) -> dict:
+        return {m: recipe_summary(rows, names, None if m == "all" else m, hit, peaks)
+                for m in ("all", "CT", "MR")}
+
+    out: dict = {"folds": {f: by_modality(rows) for f, rows in folds.items()}}
+    out["pooled"] = by_modality([r for rows in folds.values() for r in rows])
+    mean = {n: float(np.mean([v["all"][n]["dice"] for v in out["folds"].values()])) for n in names}
+    wins = sum(v["all"][candidate]["dice"] > v["all"][current]["dice"] for v in out["folds"].values())
+    out["mean_dice"] = {n: round(v, 4) for n, v in mean.items()}
+    out["folds_where_candidate_wins"] = wins
+    out["adopt"] = candidate if mean[candidate] > mean[current] and wins >= 3 else current
+    return out
+
+
+def write_decision(path: Path, out: dict) -> dict:
+    """Write a recipe study's record (``recipe_decision`` and its volumes) to ``path`` and print the
+    decision."""
+    path.write_text(json.dumps(out, indent=1))
+    print(json.dumps({k: out[k] for k in ("pooled", "mean_dice", "folds_where_candidate_wins", "adopt")}))
+    return out
+
+
+def recipe_study_main(
+    doc: str | None,
+    fold_rows: Callable[[str], list[dict]],
+    decide: Callable[[], dict],
+    cache: Callable[[str], Path],
+    sweep: Callable[[], Any] | None = None,
+) -> None:
+    """The command line of a training-recipe study: ``--folds`` runs ``fold_rows`` per fold (one
+    process per core) into ``cache(fold)``, ``--decide`` applies the rule to the cached rows
+    (``recipe_decision``), ``--sweep`` (when given) a study's own diagnosis."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--folds", nargs="+", default=list(sources.CASES))
+    ap.add_argument("--decide", action="store_true", help="no network: the decision from the cached rows")
+    if sweep is not None:
+        ap.add_argument("--sweep", action="store_true", help="the study's diagnosis (see its docstring)")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args()
+    if args.decide:
+        decide()
+        return
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if sweep is not None and args.sweep:
+        sweep()
+        return
+    for f in args.folds:
+        cache(f).write_text(json.dumps(fold_rows(f)))
+
+
 def fold_classifier(plugin_dir: Path, fold: str, tags: tuple[str, ...]) -> Any:
     """``fold``'s slice classifier network as the plugin builds it (``train.SliceScore`` on the fold's
     U-Nets, with the organ channel), in eval mode: what the pointing studies explain."""

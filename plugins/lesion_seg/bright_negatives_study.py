@@ -47,7 +47,6 @@ probability fell from 0.95 to 0.45 and the vein still ranked first.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -113,35 +112,13 @@ def fold_rows(fold: str) -> list[dict]:
     return rows
 
 
-def summary(rows: list[dict], modality: str | None = None) -> dict:
-    sel = [r for r in rows if modality is None or r["modality"] == modality]
-    return {name: {"dice": round(float(np.mean([r[name]["dice"] for r in sel])), 4),
-                   "hits": int(sum(r[name]["dice"] > HIT for r in sel)),
-                   "lesion_peak_over_0.5": int(sum(r[name]["lesion_peak"] > 0.5 for r in sel)),
-                   "volumes": len(sel)}
-            for name in ("current", "candidate")}
-
-
 def decide() -> dict:
     folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES}
     out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "current": CURRENT, "candidate": CANDIDATE,
-                 "folds": {}}
-    for f, rows in folds.items():
-        out["folds"][f] = {"all": summary(rows), "CT": summary(rows, "CT"), "MR": summary(rows, "MR")}
-    every = [r for rows in folds.values() for r in rows]
-    out["pooled"] = {"all": summary(every), "CT": summary(every, "CT"), "MR": summary(every, "MR")}
-    mean = {n: float(np.mean([v["all"][n]["dice"] for v in out["folds"].values()]))
-            for n in ("current", "candidate")}
-    wins = sum(v["all"]["candidate"]["dice"] > v["all"]["current"]["dice"] for v in out["folds"].values())
-    out["mean_dice"] = {n: round(v, 4) for n, v in mean.items()}
-    out["folds_where_candidate_wins"] = wins
-    out["adopt"] = "candidate" if mean["candidate"] > mean["current"] and wins >= 3 else "current"
+                 **studies.recipe_decision(folds, "current", "candidate", HIT)}
     out["val_dice_synthetic"] = {f"seg_{f}{t}": members.info(f, t)["best_val_dice_synthetic"]
                                  for f in sources.CASES for t in (*CURRENT, *CANDIDATE)}
-    out["volumes"] = folds
-    (HERE / "bright_negatives_study.json").write_text(json.dumps(out, indent=1))
-    print(json.dumps({k: out[k] for k in ("pooled", "mean_dice", "folds_where_candidate_wins", "adopt")}))
-    return out
+    return studies.write_decision(HERE / "bright_negatives_study.json", {**out, "volumes": folds})
 
 
 def cache(fold: str) -> Path:
@@ -149,19 +126,7 @@ def cache(fold: str) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folds", nargs="+", default=list(sources.CASES))
-    ap.add_argument("--decide", action="store_true", help="no network: the decision from the cached rows")
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
-    if args.decide:
-        decide()
-        return
-    import torch
-
-    torch.set_num_threads(args.threads)
-    for f in args.folds:
-        cache(f).write_text(json.dumps(fold_rows(f)))
+    studies.recipe_study_main(__doc__, fold_rows, decide, cache)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,6 @@ organ, no flip), so its numbers are close to, not the same as, the engine's.
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -130,29 +129,11 @@ def sweep(ratios: tuple[float, ...] = (1.5, 2.0, 3.0), per_modality: int = 6, se
     return out
 
 
-def summary(rows: list[dict], modality: str | None = None) -> dict:
-    sel = [r for r in rows if modality is None or r["modality"] == modality]
-    return {name: {"dice": round(float(np.mean([r[name]["dice"] for r in sel])), 4),
-                   "hits": int(sum(r[name]["dice"] > HIT for r in sel)), "volumes": len(sel)}
-            for name in RECIPES}
-
-
 def decide() -> dict:
     folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES}
-    out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "k": K, "folds": {}}
-    for f, rows in folds.items():
-        out["folds"][f] = {"all": summary(rows), "CT": summary(rows, "CT"), "MR": summary(rows, "MR")}
-    every = [r for rows in folds.values() for r in rows]
-    out["pooled"] = {"all": summary(every), "CT": summary(every, "CT"), "MR": summary(every, "MR")}
-    mean = {n: float(np.mean([v["all"][n]["dice"] for v in out["folds"].values()])) for n in RECIPES}
-    wins = sum(v["all"]["organ_scale"]["dice"] > v["all"]["current"]["dice"] for v in out["folds"].values())
-    out["mean_dice"] = {n: round(v, 4) for n, v in mean.items()}
-    out["folds_where_candidate_wins"] = wins
-    out["adopt"] = "organ_scale" if mean["organ_scale"] > mean["current"] and wins >= 3 else "current"
-    out["volumes"] = folds
-    (HERE / "organ_scale_study.json").write_text(json.dumps(out, indent=1))
-    print(json.dumps({k: out[k] for k in ("pooled", "mean_dice", "folds_where_candidate_wins", "adopt")}))
-    return out
+    out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "k": K,
+                 **studies.recipe_decision(folds, "current", "organ_scale", HIT, peaks=False)}
+    return studies.write_decision(HERE / "organ_scale_study.json", {**out, "volumes": folds})
 
 
 def cache(fold: str) -> Path:
@@ -160,23 +141,7 @@ def cache(fold: str) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--folds", nargs="+", default=list(sources.CASES))
-    ap.add_argument("--decide", action="store_true", help="no network: the decision from the cached rows")
-    ap.add_argument("--sweep", action="store_true", help="the diagnosis: current models, brain at 1/k")
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args()
-    if args.decide:
-        decide()
-        return
-    import torch
-
-    torch.set_num_threads(args.threads)
-    if args.sweep:
-        sweep()
-        return
-    for f in args.folds:
-        cache(f).write_text(json.dumps(fold_rows(f)))
+    studies.recipe_study_main(__doc__, fold_rows, decide, cache, sweep)
 
 
 if __name__ == "__main__":

@@ -58,3 +58,26 @@ def test_a_plugin_script_with_a_dataclass_loads(tmp_path: Path) -> None:
                       "@dataclass\nclass Fit:\n    a: float\n    b: float = 0.0\n", encoding="utf-8")
     mod = studies.script_module(script)
     assert mod.Fit(2.0).a == 2.0 and mod.Fit(2.0).b == 0.0
+
+
+def test_the_recipe_rule_needs_a_higher_mean_and_three_folds() -> None:
+    """``recipe_decision``: per-volume rows per fold; the candidate must beat the current recipe's
+    mean Dice over the folds and win in at least three folds (organ_scale / bright_negatives studies)."""
+
+    def rows(now: list[float], new: list[float]) -> list[dict]:
+        pairs = enumerate(zip(now, new, strict=True))
+        return [{"modality": "CT" if i % 2 == 0 else "MR", "current": {"dice": x, "lesion_peak": 0.9},
+                 "candidate": {"dice": y, "lesion_peak": 0.4}} for i, (x, y) in pairs]
+
+    a, b, c, d = sources.CASES
+    two = {a: rows([0.2, 0.0], [0.9, 0.9]), b: rows([0.2, 0.0], [0.9, 0.9]),
+           c: rows([0.5, 0.5], [0.4, 0.4]), d: rows([0.5, 0.5], [0.4, 0.4])}
+    r = studies.recipe_decision(two, "current", "candidate")
+    assert r["mean_dice"]["candidate"] > r["mean_dice"]["current"] and r["folds_where_candidate_wins"] == 2
+    assert r["adopt"] == "current"
+    three = {**two, c: rows([0.5, 0.5], [0.6, 0.6])}
+    r = studies.recipe_decision(three, "current", "candidate")
+    assert r["adopt"] == "candidate" and r["folds_where_candidate_wins"] == 3
+    pooled = r["pooled"]
+    assert pooled["CT"]["current"] == {"dice": 0.35, "hits": 4, "lesion_peak_over_0.5": 4, "volumes": 4}
+    assert pooled["MR"]["candidate"]["lesion_peak_over_0.5"] == 0 and pooled["all"]["candidate"]["hits"] == 8
