@@ -2,6 +2,7 @@
 
 Why: post-processing, slice-head, saliency and training-recipe choices (``component_rule.py``,
 ``end_slices.py``, ``organ_bound.py``, ``tta_study.py``, ``dims_study.py``, ``recipe_study.py``,
+``organ_scale_study.py``, ``bright_negatives_study.py``,
 ``ig_baseline.py``, ``gradcam_layer.py``) are decided on synthetic whole volumes built from each
 fold's *own training anatomy*, never on the real test cases. Building those volumes and reading the
 options the same way in every study keeps the protocol one protocol.
