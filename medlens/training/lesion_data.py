@@ -141,12 +141,18 @@ BRIGHT_CT_HU = -300.0
 BRIGHT_MR_RATIO = 1.3
 
 
+def near_real_lesion(a: Anatomy) -> np.ndarray:
+    """The real lesion (``ignore``) grown by 12 px in-plane: no synthetic lesion and no hard-negative
+    crop is centred there."""
+    return ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
+
+
 def organ_bright(a: Anatomy) -> np.ndarray:
     """Bright tissue inside the organ (``BRIGHT_CT_HU``, ``BRIGHT_MR_RATIO``), away from the real
     lesion: the lesion look-alikes a bright-structure hard negative is centred on."""
     level = BRIGHT_CT_HU if a.modality == "CT" else BRIGHT_MR_RATIO * a.reference
     bright = a.organ & (a.image > level)
-    return bright & ~ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
+    return bright & ~near_real_lesion(a)
 
 
 def organ_border(a: Anatomy, outside_px: int = 10, inside_px: int = 4) -> np.ndarray:
@@ -161,7 +167,7 @@ def organ_border(a: Anatomy, outside_px: int = 10, inside_px: int = 4) -> np.nda
         grown = ndimage.binary_dilation(s, iterations=outside_px)
         core = ndimage.binary_erosion(s, iterations=inside_px)
         out[z] = grown & ~core & body[z]
-    return out & ~ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
+    return out & ~near_real_lesion(a)
 
 
 @dataclass
@@ -214,8 +220,7 @@ class CropSampler:
         self.p_lesion, self.min_pos_px, self.augment = p_lesion, min_pos_px, augment
         self.by_mod = {m: [a for a in anatomies if a.modality == m] for m in ("CT", "MR")}
         self.by_mod = {m: v for m, v in self.by_mod.items() if v}
-        self.avoid = [ndimage.binary_dilation(a.ignore, structure=np.ones((1, 25, 25), bool))
-                      for a in anatomies]
+        self.avoid = [near_real_lesion(a) for a in anatomies]
         self.organ_slices = [np.flatnonzero(a.organ.sum(axis=(1, 2)) > 200) for a in anatomies]
         self.body_slices = [np.flatnonzero(a.body.sum(axis=(1, 2)) > 200) if a.body is not None
                             else self.organ_slices[i] for i, a in enumerate(anatomies)]

@@ -39,16 +39,12 @@ def fold_volumes(
     return [v for m in ("CT", "MR") for v in baseline.synthetic_volumes(anat, m, per_modality, seed)]
 
 
-def engine_dice(
-    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, lesion: np.ndarray,
-    options: Any = None,
-) -> float:
-    """Dice of the label map the MedLens engine returns for plugin ``plugin_id`` on a synthetic volume
-    (``fold_volumes``), with the plugin's own post-processing; voxels of a real lesion in that anatomy
-    (``anatomy.ignore``) count neither as hit nor as false positive. ``options``: ``RunOptions``, by
-    default without the result cache (every study volume is new)."""
+def _engine_output(
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, options: Any
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The label map (bool, a real lesion's voxels cleared) and the first heat map (None without one)
+    the engine returns for plugin ``plugin_id`` on a synthetic volume of ``anatomy``."""
     from medlens.inference import RunOptions, run_plugin
-    from medlens.training.metrics import dice
     from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
     vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
@@ -57,7 +53,33 @@ def engine_dice(
     assert result.label_map is not None
     found = np.asarray(result.label_map.array) > 0
     found[anatomy.ignore] = False
-    return dice(found, lesion)
+    return found, np.asarray(result.heatmaps[0].array) if result.heatmaps else None
+
+
+def engine_dice(
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, lesion: np.ndarray,
+    options: Any = None,
+) -> float:
+    """Dice of the label map the MedLens engine returns for plugin ``plugin_id`` on a synthetic volume
+    (``fold_volumes``), with the plugin's own post-processing; voxels of a real lesion in that anatomy
+    (``anatomy.ignore``) count neither as hit nor as false positive. ``options``: ``RunOptions``, by
+    default without the result cache (every study volume is new)."""
+    from medlens.training.metrics import dice
+
+    return dice(_engine_output(registry, plugin_id, anatomy, image, options)[0], lesion)
+
+
+def engine_scores(
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, lesion: np.ndarray,
+    options: Any = None,
+) -> dict[str, float]:
+    """``engine_dice`` (rounded to 4 places) and the highest probability inside the lesion (3 places):
+    a recipe study's row per volume and recipe (``recipe_decision``)."""
+    from medlens.training.metrics import dice
+
+    found, prob = _engine_output(registry, plugin_id, anatomy, image, options)
+    assert prob is not None
+    return {"dice": round(dice(found, lesion), 4), "lesion_peak": round(float(prob[lesion].max()), 3)}
 
 
 def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:

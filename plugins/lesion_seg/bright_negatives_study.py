@@ -49,13 +49,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from medlens.training import members, sources, studies
-from medlens.training.lesion_data import Anatomy
-from medlens.training.metrics import dice
 
 HERE = Path(__file__).resolve().parent
 SEED = 4477  # organ_scale_study.SEED: its recorded rows are the current recipe's
@@ -64,22 +59,6 @@ HIT = 0.1
 CURRENT = ("_k3", "_k3s2")
 CANDIDATE = ("_k3b", "_k3bs2")
 RECORD = HERE / "organ_scale_study.json"
-
-
-def run_volume(reg_pid: tuple[Any, str], a: Anatomy, img: np.ndarray, lab: np.ndarray) -> dict:
-    """Dice of the engine's label map and the highest probability inside the lesion."""
-    from medlens.inference import RunOptions, run_plugin
-    from medlens.viewer.model import Geometry, Volume, VolumeMeta
-
-    reg, pid = reg_pid
-    vol = Volume(img.astype(np.float32), Geometry(a.spacing, (0.0, 0.0, 0.0)),
-                 VolumeMeta(modality=a.modality))
-    result = run_plugin(pid, vol, RunOptions(use_cache=False), registry=reg)
-    assert result.label_map is not None and result.heatmaps
-    found = np.asarray(result.label_map.array) > 0
-    found[a.ignore] = False
-    prob = np.asarray(result.heatmaps[0].array)
-    return {"dice": round(dice(found, lab), 4), "lesion_peak": round(float(prob[lab].max()), 3)}
 
 
 def fold_rows(fold: str) -> list[dict]:
@@ -100,13 +79,13 @@ def fold_rows(fold: str) -> list[dict]:
         row = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum()),
                "current": rec["organ_scale"]}
         if a.modality not in checked:  # the first volume of each modality: does the record reproduce?
-            again = run_volume(current, a, img, lab)
+            again = studies.engine_scores(*current, a, img, lab)
             if again != rec["organ_scale"]:
                 raise RuntimeError(f"{fold} volume {i}: current recipe gives {again}, recorded "
                                    f"{rec['organ_scale']}")
             checked.add(a.modality)
             row["current_rerun"] = again
-        row["candidate"] = run_volume(candidate, a, img, lab)
+        row["candidate"] = studies.engine_scores(*candidate, a, img, lab)
         rows.append(row)
         print(fold, json.dumps(row), flush=True)
     return rows

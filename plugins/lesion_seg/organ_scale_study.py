@@ -56,7 +56,6 @@ from pathlib import Path
 import numpy as np
 
 from medlens.training import members, sources, studies
-from medlens.training.metrics import dice
 
 HERE = Path(__file__).resolve().parent
 SEED = 4477
@@ -68,9 +67,6 @@ RECIPES = {"current": (("_ctx1", "_ctx1s2"), None), "organ_scale": (("_k3", "_k3
 
 def fold_rows(fold: str, per_modality: int = PER_MODALITY, seed: int = SEED) -> list[dict]:
     """Per synthetic volume of ``fold``: modality, anatomy and, per recipe, Dice and lesion peak."""
-    from medlens.inference import RunOptions, run_plugin
-    from medlens.viewer.model import Geometry, Volume, VolumeMeta
-
     regs = {}
     for name, (tags, k) in RECIPES.items():
         if members.mr_scale(fold, tags) != k:
@@ -79,15 +75,8 @@ def fold_rows(fold: str, per_modality: int = PER_MODALITY, seed: int = SEED) -> 
     rows = []
     for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
         row: dict = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum())}
-        vol = Volume(img.astype(np.float32), Geometry(a.spacing, (0.0, 0.0, 0.0)),
-                     VolumeMeta(modality=a.modality))
         for name, (reg, pid) in regs.items():
-            result = run_plugin(pid, vol, RunOptions(use_cache=False), registry=reg)
-            assert result.label_map is not None and result.heatmaps
-            found = np.asarray(result.label_map.array) > 0
-            found[a.ignore] = False
-            prob = np.asarray(result.heatmaps[0].array)
-            row[name] = {"dice": round(dice(found, lab), 4), "lesion_peak": round(float(prob[lab].max()), 3)}
+            row[name] = studies.engine_scores(reg, pid, a, img, lab)
         rows.append(row)
         print(fold, json.dumps(row), flush=True)
     return rows
