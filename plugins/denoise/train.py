@@ -87,7 +87,9 @@ class PatchSampler:
                 keep = np.array([z for z in keep if not is_validation(s.name, int(z))], int)
             self.slices.append(keep)
 
-    def one(self) -> tuple[np.ndarray, np.ndarray]:
+    def one(self) -> tuple[np.ndarray, np.ndarray, float]:
+        """A (noisy, clean) pair and its added noise level as a share of the top of its modality's
+        range (0-1; ``--balance-levels`` weighs the loss with it)."""
         rng, p = self.rng, self.patch
         if rng.random() < 0.6:
             w = self.ct_weights if self.by_slices else None
@@ -103,22 +105,39 @@ class PatchSampler:
         ya, xa = max(0, y0 - m), max(0, x0 - m)
         big = s.image[z, ya : y0 + p + m, xa : x0 + p + m]
         if s.modality == "CT":
-            noisy_big = big + noise.ct_noise(big, float(rng.uniform(*self.ct_sd)), rng)
+            level = float(rng.uniform(*self.ct_sd))
+            noisy_big = big + noise.ct_noise(big, level, rng)
+            share = level / CT_SD_HU[1]
         else:
-            noisy_big = noise.rician(big, float(rng.uniform(*self.mr_sigma)) * self.refs[i], rng)
+            level = float(rng.uniform(*self.mr_sigma))
+            noisy_big = noise.rician(big, level * self.refs[i], rng)
+            share = level / MR_SIGMA[1]
         clean = big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
         noisy = noisy_big[y0 - ya : y0 - ya + p, x0 - xa : x0 - xa + p]
         mean, sd = self.stats[i]
         sd *= float(rng.uniform(0.97, 1.05))  # the engine's stats come from the noisy volume
         if rng.random() < 0.5:
             clean, noisy = clean[:, ::-1], noisy[:, ::-1]
-        return ((noisy - mean) / sd).astype(np.float32), ((clean - mean) / sd).astype(np.float32)
+        return ((noisy - mean) / sd).astype(np.float32), ((clean - mean) / sd).astype(np.float32), share
 
-    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Noisy and clean patches (N, 1, H, W) and each patch's noise share (N,) (``one``)."""
         pairs = [self.one() for _ in range(n)]
-        x = torch.from_numpy(np.stack([a for a, _ in pairs])[:, None].copy())
-        y = torch.from_numpy(np.stack([b for _, b in pairs])[:, None].copy())
-        return x, y
+        x = torch.from_numpy(np.stack([a for a, _, _ in pairs])[:, None].copy())
+        y = torch.from_numpy(np.stack([b for _, b, _ in pairs])[:, None].copy())
+        return x, y, torch.tensor([c for _, _, c in pairs], dtype=torch.float32)
+
+
+def level_weights(share: torch.Tensor, floor: float | None) -> torch.Tensor:
+    """Per-patch loss weights for ``--balance-levels FLOOR``: 1 / (share + FLOOR), scaled to a mean of
+    1 over the batch. Why: a patch's L1 error grows with its noise, so with equal weights the 60-80 HU
+    patches steer training and the low levels, where the model trails NLM (MODEL_CARD.md, "Goal"), get
+    the least of it; the floor (the reference's own noise, ~10 HU = 0.125 of the CT range) keeps
+    noise-free patches from dominating in turn. None: equal weights (every version so far)."""
+    if floor is None:
+        return torch.ones_like(share)
+    w = 1.0 / (share + floor)
+    return w / w.mean()
 
 
 def build(arch: str) -> torch.nn.Module:
@@ -191,6 +210,8 @@ def main() -> None:
                     help="added CT noise SD range, HU")
     ap.add_argument("--mr-sigma", type=float, nargs=2, default=MR_SIGMA, metavar=("LO", "HI"),
                     help="Rician sigma range, x the foreground median")
+    ap.add_argument("--balance-levels", type=float, default=None, metavar="FLOOR",
+                    help="weigh each patch's L1 loss by 1 / (noise share + FLOOR) (level_weights)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -211,8 +232,9 @@ def main() -> None:
                                                 pct_start=0.1)
     t0, log = time.time(), []
     for step in range(1, args.steps + 1):
-        x, y = sampler.batch(args.batch)
-        loss = torch.nn.functional.l1_loss(model(x), y)
+        x, y, share = sampler.batch(args.batch)
+        per_patch = (model(x) - y).abs().mean(dim=(1, 2, 3))
+        loss = (per_patch * level_weights(share, args.balance_levels)).mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -233,7 +255,8 @@ def main() -> None:
     (args.out / "train_log.json").write_text(json.dumps(
         {"phases_before": previous, "init": str(args.init) if args.init else None,
          "by_slices": args.by_slices, "arch": args.arch, "holdout": args.holdout, "validation_psnr": val,
-         "ct_sd_hu": args.ct_sd, "mr_sigma": args.mr_sigma, "max_lr": args.max_lr, "steps": args.steps,
+         "ct_sd_hu": args.ct_sd, "mr_sigma": args.mr_sigma,
+         "balance_levels": args.balance_levels, "max_lr": args.max_lr, "steps": args.steps,
          "batch": args.batch, "patch": args.patch, "seed": args.seed,
          "seconds": round(time.time() - t0), "final_loss": float(np.mean(log[-100:])), "sha256": sha},
         indent=1))
