@@ -176,6 +176,7 @@ class Crop:
     label: np.ndarray  # (H, W) float 0/1; (C, H, W) for a sampler with ``volume_label``
     weight: np.ndarray  # like ``label``, float: 0 on a real (excluded) lesion
     present: bool  # a synthetic lesion of at least ``min_pos_px`` pixels lies in the crop
+    kind: str | None = None  # the synthetic lesion's kind (``lesions.Lesion.kind``), None without one
 
 
 def _extract(a: np.ndarray, cy: int, cx: int, size: int, fill: float) -> np.ndarray:
@@ -306,7 +307,7 @@ class CropSampler:
         if self.augment:
             img, lab, wgt = self._augment(img, lab, wgt, size, a.modality)
         present = bool(lab.sum() >= self.min_pos_px)
-        return Crop(img.astype(np.float32), lab, wgt, present)
+        return Crop(img.astype(np.float32), lab, wgt, present, lesion.kind if lesion is not None else None)
 
     def _normalize(self, a: Anatomy, slab: np.ndarray) -> np.ndarray:
         """CT: the volume's own percentiles (HU are absolute); MR: ``mr_hi_ratio`` (see ``MR_HI_RATIO``;

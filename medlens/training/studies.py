@@ -14,7 +14,7 @@ import argparse
 import importlib.util
 import json
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -80,6 +80,30 @@ def engine_scores(
     found, prob = _engine_output(registry, plugin_id, anatomy, image, options)
     assert prob is not None
     return {"dice": round(dice(found, lesion), 4), "lesion_peak": round(float(prob[lesion].max()), 3)}
+
+
+def recipe_rows(
+    plugin_dir: Path, fold: str, recipes: Mapping[str, tuple[tuple[str, ...], float | None]],
+    per_modality: int, seed: int, label: str,
+) -> list[dict]:
+    """A training-recipe study's rows for ``fold``: per synthetic volume (``fold_volumes``) its modality,
+    anatomy, lesion size and, per recipe (name -> (member tags, MR scale k the members must have
+    trained with)), ``engine_scores`` of the fold model (the mean of those members). ``label`` names
+    the registries (one per recipe and fold). Stops if a member trained with another MR scale: a
+    study must never compare recipes it does not name."""
+    regs = {}
+    for name, (tags, k) in recipes.items():
+        if members.mr_scale(fold, tags) != k:
+            raise ValueError(f"{name}: members {tags} of {fold} did not train with MR scale {k}")
+        regs[name] = members.fold_registry(plugin_dir, fold, tags, f"{label}-{name}-{fold}")
+    rows = []
+    for a, img, lab in fold_volumes(fold, per_modality, seed):
+        row: dict = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum())}
+        for name, (reg, pid) in regs.items():
+            row[name] = engine_scores(reg, pid, a, img, lab)
+        rows.append(row)
+        print(fold, json.dumps(row), flush=True)
+    return rows
 
 
 def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:

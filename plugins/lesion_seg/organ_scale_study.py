@@ -67,19 +67,7 @@ RECIPES = {"current": (("_ctx1", "_ctx1s2"), None), "organ_scale": (("_k3", "_k3
 
 def fold_rows(fold: str, per_modality: int = PER_MODALITY, seed: int = SEED) -> list[dict]:
     """Per synthetic volume of ``fold``: modality, anatomy and, per recipe, Dice and lesion peak."""
-    regs = {}
-    for name, (tags, k) in RECIPES.items():
-        if members.mr_scale(fold, tags) != k:
-            raise ValueError(f"{name}: members {tags} of {fold} did not train with MR scale {k}")
-        regs[name] = members.fold_registry(HERE, fold, tags, f"scale-{name}-{fold}")
-    rows = []
-    for a, img, lab in studies.fold_volumes(fold, per_modality, seed):
-        row: dict = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum())}
-        for name, (reg, pid) in regs.items():
-            row[name] = studies.engine_scores(reg, pid, a, img, lab)
-        rows.append(row)
-        print(fold, json.dumps(row), flush=True)
-    return rows
+    return studies.recipe_rows(HERE, fold, RECIPES, per_modality, seed, "scale")
 
 
 def sweep(ratios: tuple[float, ...] = (1.5, 2.0, 3.0), per_modality: int = 6, seed: int = 4476) -> dict:

@@ -101,3 +101,15 @@ def test_bright_negatives_are_centred_on_vessels_inside_the_organ() -> None:
         assert all(centred_on_vessel(aimed)), modality
         plain = L.CropSampler([a], np.random.default_rng(1), crop=16, p_lesion=0.0, augment=False)
         assert np.mean(centred_on_vessel(plain)) < 0.3, modality
+
+
+def test_a_crop_names_the_kind_of_its_synthetic_lesion() -> None:
+    """``crop_kinds.py`` reports per kind: a crop must carry its lesion's kind, and none without one."""
+    kinds = {"CT": {"solid", "subsolid", "necrotic"}, "MR": {"enhancing", "faint", "ring", "hypointense"}}
+    for modality, known in kinds.items():
+        a = _anatomy(modality)
+        with_lesion = L.CropSampler([a], np.random.default_rng(3), crop=32, p_lesion=1.0, augment=False)
+        seen = {c.kind for c in (with_lesion.sample() for _ in range(40)) if c.present}
+        assert seen and seen <= known
+        free = L.CropSampler([a], np.random.default_rng(3), crop=32, p_lesion=0.0, augment=False)
+        assert all(free.sample().kind is None for _ in range(5))

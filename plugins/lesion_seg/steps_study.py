@@ -1,0 +1,83 @@
+"""4 000 training steps instead of 2 000, with the version 0.5 recipe? (SYNTHETIC volumes decide)
+
+Why: most lesions the fold models miss are MR ones whose probability never rises (``region_ranker.py
+misses``), and a version 0.5 member underfits its own training distribution. ``crop_kinds.py``
+(120 synthetic lesion crops per modality of the brain2 fold's own training anatomy, no augmentation;
+a diagnosis, never on a real lesion; ``crop_kinds_brain2_mean_k3.json``): the seed-1234 member finds
+(highest probability > 0.5) MR enhancing lesions in 26 of 37 crops, ring-enhancing 15 of 30, faint 6
+of 21, hypo-intense 0 of 32 (MR crop Dice 0.24; CT 0.51, sub-solid nodules 15 of 31). The same recipe
+trained 4 000 steps (pilot, brain2 fold, seed 1234; ``crop_kinds_brain2_mean_k3l4.json``): enhancing
+33 of 37, ring 23 of 30, faint 6, hypo-intense 1 (MR crop Dice 0.34; CT 0.59, sub-solid 20 of 31);
+``best_val_dice_synthetic`` 0.453 -> 0.494.
+
+Longer training was tried once before, with the version 0.4 recipe (``recipe_study.py``, 6 000
+steps, MR scale drawn, the "peak" rule): better on crops, worse on whole volumes (ties at
+probability 1, more confident false regions). Since then the engine normalises MR by the brain
+(``organ_scale``), reports the region of highest mean probability and breaks ties by mass; whether
+the crop gain now carries over to whole volumes is what this study asks.
+
+The candidate recipe (``train.py --steps 4000 --tag _k3l4``, seed 1234; everything else lesion-seg
+0.5's ``_k3`` recipe, MR scale 3).
+
+Protocol, set and committed before the candidate's first synthetic volume ran (2026-12-01):
+- Current: ``_k3`` (lesion-seg 0.5's seed-1234 member). Candidate: ``_k3l4``. One member per fold and
+  recipe, the same seed, as ``recipe_study.py`` compared recipes (there is no second candidate seed).
+  Each runs through the engine with the plugin's manifest and post-processing ("mean" rule, organ
+  bound, MR scaled by the brain, flip TTA off), as shipped.
+- Volumes: a fresh seed, 4478 (no training, validation or other study used it), 12 CT + 12 MR per fold
+  of the fold's own training anatomy, one synthetic lesion each.
+- Decision: the candidate replaces the current recipe when its mean Dice over the four folds is
+  higher **and** it is higher in at least three folds (the rule of the earlier studies).
+- Reported, not used to decide: MR and CT separately, hits (Dice > 0.1), lesions whose highest
+  probability exceeds 0.5, the members' synthetic validation Dice, and the real lesions
+  (``evaluate.py --tags _k3l4 --record metrics_mean_k3l4.json`` beside ``--tags _k3``).
+- Adoption would make 4 000 steps the recipe; the shipped ensemble changes only once every member
+  (two seeds, four folds and all anatomy) is retrained with it.
+
+    .venv/bin/python plugins/lesion_seg/steps_study.py --folds lung1 lung2   # two processes,
+    .venv/bin/python plugins/lesion_seg/steps_study.py --folds brain1 brain2 # one core each
+    .venv/bin/python plugins/lesion_seg/steps_study.py --decide              # steps_study.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from medlens.training import members, sources, studies
+
+HERE = Path(__file__).resolve().parent
+SEED = 4478
+PER_MODALITY = 12
+HIT = 0.1
+RECIPES = {"current": (("_k3",), 3.0), "steps_4000": (("_k3l4",), 3.0)}
+
+
+def fold_rows(fold: str) -> list[dict]:
+    """Per synthetic volume of ``fold``: modality, anatomy and, per recipe, Dice and lesion peak."""
+    for name, (tags, _) in RECIPES.items():
+        steps = members.info(fold, tags[0])["steps"]
+        if steps != (2000 if name == "current" else 4000):
+            raise ValueError(f"{name}: member {tags[0]} of {fold} trained {steps} steps")
+    return studies.recipe_rows(HERE, fold, RECIPES, PER_MODALITY, SEED, "steps")
+
+
+def decide() -> dict:
+    folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES}
+    out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES,
+                 **studies.recipe_decision(folds, "current", "steps_4000", HIT)}
+    out["val_dice_synthetic"] = {f"seg_{f}{tags[0]}": members.info(f, tags[0])["best_val_dice_synthetic"]
+                                 for f in sources.CASES for tags, _ in RECIPES.values()}
+    return studies.write_decision(HERE / "steps_study.json", {**out, "volumes": folds})
+
+
+def cache(fold: str) -> Path:
+    return members.folds_dir().parent / f"steps_{fold}_{SEED}.json"
+
+
+def main() -> None:
+    studies.recipe_study_main(__doc__, fold_rows, decide, cache)
+
+
+if __name__ == "__main__":
+    main()
