@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from medlens.training import baseline, lesion_data, members, sources
 
@@ -84,13 +85,14 @@ def engine_scores(
 
 def recipe_rows(
     plugin_dir: Path, fold: str, recipes: Mapping[str, tuple[tuple[str, ...], float | None]],
-    per_modality: int, seed: int, label: str,
+    per_modality: int, seed: int, label: str, scorer: Callable[..., dict] | None = None,
 ) -> list[dict]:
     """A training-recipe study's rows for ``fold``: per synthetic volume (``fold_volumes``) its modality,
     anatomy, lesion size and, per recipe (name -> (member tags, MR scale k the members must have
     trained with)), ``engine_scores`` of the fold model (the mean of those members). ``label`` names
-    the registries (one per recipe and fold). Stops if a member trained with another MR scale: a
-    study must never compare recipes it does not name."""
+    the registries (one per recipe and fold); ``scorer`` replaces ``engine_scores`` (same arguments).
+    Stops if a member trained with another MR scale: a study must never compare recipes it does not
+    name."""
     regs = {}
     for name, (tags, k) in recipes.items():
         if members.mr_scale(fold, tags) != k:
@@ -100,10 +102,59 @@ def recipe_rows(
     for a, img, lab in fold_volumes(fold, per_modality, seed):
         row: dict = {"modality": a.modality, "anatomy": a.name, "lesion_voxels": int(lab.sum())}
         for name, (reg, pid) in regs.items():
-            row[name] = engine_scores(reg, pid, a, img, lab)
+            row[name] = (scorer or engine_scores)(reg, pid, a, img, lab)
         rows.append(row)
         print(fold, json.dumps(row), flush=True)
     return rows
+
+
+def engine_scores_real_aside(
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, lesion: np.ndarray,
+) -> dict[str, float]:
+    """``engine_scores`` and ``dice_real_aside``: the Dice of the region the engine reports when the
+    regions touching a real lesion of the anatomy (``anatomy.ignore``) are not candidates.
+
+    Why: a synthetic volume built on lung2 or brain1 still holds that case's real lesion, and the
+    engine reports one region per series. A model that finds the real lesion reports it, and
+    ``engine_scores`` then scores the synthetic lesion as missed (the real lesion's voxels count
+    neither way, so the volume scores 0): the better a recipe finds real lesions, the more it is
+    penalised. Here the engine's own post-processing (organ bound, component rule, tie-break, growth)
+    runs once on every region it keeps; ``dice`` is its pick among all of them (it must equal the
+    engine's output: ``steps_study.py`` checks it on the first volume of each modality and fold),
+    ``dice_real_aside`` its pick among those not touching a real lesion.
+    """
+    from medlens.inference import RunOptions, run_plugin
+    from medlens.inference.postprocess import grow_region, select_component
+    from medlens.inference.runner import ranking_scores
+    from medlens.training.metrics import dice
+    from medlens.viewer.model import Geometry, Volume, VolumeMeta
+
+    m = registry.manifest(plugin_id)
+    vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
+                 VolumeMeta(modality=anatomy.modality))
+    result = run_plugin(plugin_id, vol, RunOptions(keep_largest_component=False, use_cache=False),
+                        registry=registry)
+    assert result.label_map is not None and result.heatmaps
+    kept = (np.asarray(result.label_map.array) > 0).astype(np.uint8)
+    prob = np.asarray(result.heatmaps[0].array, np.float32)
+    if kept.shape != image.shape or prob.shape != image.shape:
+        raise ValueError("the study volume is not on the model's grid: the pick cannot be replayed")
+    ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
+    scores = ranking_scores(prob, m.input.slice_context)
+
+    def pick(labels: np.ndarray) -> np.ndarray:
+        out = select_component(labels, scores, m.options.component_rule, 1, ranker, anatomy.spacing[::-1])
+        if m.options.grow_threshold is not None:
+            out = grow_region(out, prob, m.options.grow_threshold, 1)
+        found = out > 0
+        found[anatomy.ignore] = False
+        return found
+
+    regions, _ = ndimage.label(kept > 0, np.ones((3, 3, 3), bool))
+    touching = np.unique(regions[anatomy.ignore & (regions > 0)])
+    aside = np.where(np.isin(regions, touching), 0, kept).astype(np.uint8)
+    return {"dice": round(dice(pick(kept), lesion), 4), "lesion_peak": round(float(prob[lesion].max()), 3),
+            "dice_real_aside": round(dice(pick(aside), lesion), 4)}
 
 
 def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:
