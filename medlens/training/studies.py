@@ -124,37 +124,50 @@ def engine_scores_real_aside(
     ``dice_real_aside`` its pick among those not touching a real lesion.
     """
     from medlens.inference import RunOptions, run_plugin
-    from medlens.inference.postprocess import grow_region, select_component
-    from medlens.inference.runner import ranking_scores
     from medlens.training.metrics import dice
     from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
-    m = registry.manifest(plugin_id)
     vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
                  VolumeMeta(modality=anatomy.modality))
     result = run_plugin(plugin_id, vol, RunOptions(keep_largest_component=False, use_cache=False),
                         registry=registry)
     assert result.label_map is not None and result.heatmaps
-    kept = (np.asarray(result.label_map.array) > 0).astype(np.uint8)
+    kept = np.asarray(result.label_map.array) > 0
     prob = np.asarray(result.heatmaps[0].array, np.float32)
     if kept.shape != image.shape or prob.shape != image.shape:
         raise ValueError("the study volume is not on the model's grid: the pick cannot be replayed")
+    every, aside = replay_picks(kept, prob, registry.manifest(plugin_id), anatomy.ignore, anatomy.spacing)
+    return {"dice": round(dice(every, lesion), 4), "lesion_peak": round(float(prob[lesion].max()), 3),
+            "dice_real_aside": round(dice(aside, lesion), 4)}
+
+
+def replay_picks(
+    kept: np.ndarray, prob: np.ndarray, manifest: Any, ignore: np.ndarray, spacing_xyz: Sequence[float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The region the engine's component rule (``manifest``: rule, ranker, growth; the 2.5D end slices
+    not ranked) picks among ``kept`` (every region the organ bound keeps, on the model's grid), and
+    the one it picks when the regions touching ``ignore`` (a real lesion) are set aside; both with the
+    ``ignore`` voxels cleared, as the studies score them (``engine_scores_real_aside``)."""
+    from medlens.inference.postprocess import grow_region, select_component
+    from medlens.inference.runner import ranking_scores
+
+    m = manifest
     ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
     scores = ranking_scores(prob, m.input.slice_context)
 
     def pick(labels: np.ndarray) -> np.ndarray:
-        out = select_component(labels, scores, m.options.component_rule, 1, ranker, anatomy.spacing[::-1])
+        out = select_component(labels, scores, m.options.component_rule, 1, ranker, tuple(spacing_xyz)[::-1])
         if m.options.grow_threshold is not None:
             out = grow_region(out, prob, m.options.grow_threshold, 1)
         found = out > 0
-        found[anatomy.ignore] = False
+        found[ignore] = False
         return found
 
-    regions, _ = ndimage.label(kept > 0, np.ones((3, 3, 3), bool))
-    touching = np.unique(regions[anatomy.ignore & (regions > 0)])
-    aside = np.where(np.isin(regions, touching), 0, kept).astype(np.uint8)
-    return {"dice": round(dice(pick(kept), lesion), 4), "lesion_peak": round(float(prob[lesion].max()), 3),
-            "dice_real_aside": round(dice(pick(aside), lesion), 4)}
+    labels = kept.astype(np.uint8)
+    regions, _ = ndimage.label(kept, np.ones((3, 3, 3), bool))
+    touching = np.unique(regions[ignore & (regions > 0)])
+    aside = np.where(np.isin(regions, touching), 0, labels).astype(np.uint8)
+    return pick(labels), pick(aside)
 
 
 def member_registry(plugin_dir: Path, fold: str, tag: str, suffix: str) -> tuple[Any, str, int]:

@@ -81,3 +81,27 @@ def test_the_recipe_rule_needs_a_higher_mean_and_three_folds() -> None:
     pooled = r["pooled"]
     assert pooled["CT"]["current"] == {"dice": 0.35, "hits": 4, "lesion_peak_over_0.5": 4, "volumes": 4}
     assert pooled["MR"]["candidate"]["lesion_peak_over_0.5"] == 0 and pooled["all"]["candidate"]["hits"] == 8
+
+
+def test_a_real_lesion_the_engine_would_report_is_set_aside_for_the_synthetic_one() -> None:
+    """``studies.replay_picks``: a synthetic volume on lung2 keeps lung2's real mass; the engine's rule
+    reports it (more confident than the synthetic lesion), which a study would score as a miss."""
+    import numpy as np
+
+    from medlens.inference.manifest import load_manifest
+
+    m = load_manifest(Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg" / "plugin.toml")
+    assert m.options.component_rule == "mean"
+    prob = np.zeros((8, 40, 40), np.float32)
+    real = np.zeros(prob.shape, bool)
+    real[2:6, 5:15, 5:15] = True
+    synthetic = np.zeros(prob.shape, bool)
+    synthetic[2:6, 25:33, 25:33] = True
+    prob[real], prob[synthetic] = 0.97, 0.8
+    ignore = real.copy()  # the anatomy's ``ignore``: the real lesion (grown, in lesion_data)
+    every, aside = studies.replay_picks(prob > 0.5, prob, m, ignore, (1.0, 1.0, 5.0))
+    assert not every.any()  # the real mass is picked, and its voxels count neither way: a miss
+    assert np.array_equal(aside, synthetic)  # set aside, the synthetic lesion is what is reported
+    prob[real] = 0.6  # when the synthetic lesion already wins, setting aside changes nothing
+    every, aside = studies.replay_picks(prob > 0.5, prob, m, ignore, (1.0, 1.0, 5.0))
+    assert np.array_equal(every, synthetic) and np.array_equal(aside, synthetic)
