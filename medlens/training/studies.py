@@ -41,10 +41,12 @@ def fold_volumes(
 
 
 def _engine_output(
-    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, options: Any
+    registry: Any, plugin_id: str, anatomy: lesion_data.Anatomy, image: np.ndarray, options: Any,
+    clear_real: bool = True,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """The label map (bool, a real lesion's voxels cleared) and the first heat map (None without one)
-    the engine returns for plugin ``plugin_id`` on a synthetic volume of ``anatomy``."""
+    """The label map (bool; with ``clear_real`` a real lesion's voxels cleared) and the first heat map
+    (None without one) the engine returns for plugin ``plugin_id`` on a synthetic volume of
+    ``anatomy``."""
     from medlens.inference import RunOptions, run_plugin
     from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
@@ -53,7 +55,8 @@ def _engine_output(
     result = run_plugin(plugin_id, vol, options or RunOptions(use_cache=False), registry=registry)
     assert result.label_map is not None
     found = np.asarray(result.label_map.array) > 0
-    found[anatomy.ignore] = False
+    if clear_real:
+        found[anatomy.ignore] = False
     return found, np.asarray(result.heatmaps[0].array) if result.heatmaps else None
 
 
@@ -123,17 +126,13 @@ def engine_scores_real_aside(
     engine's output: ``steps_study.py`` checks it on the first volume of each modality and fold),
     ``dice_real_aside`` its pick among those not touching a real lesion.
     """
-    from medlens.inference import RunOptions, run_plugin
+    from medlens.inference import RunOptions
     from medlens.training.metrics import dice
-    from medlens.viewer.model import Geometry, Volume, VolumeMeta
 
-    vol = Volume(image.astype(np.float32), Geometry(anatomy.spacing, (0.0, 0.0, 0.0)),
-                 VolumeMeta(modality=anatomy.modality))
-    result = run_plugin(plugin_id, vol, RunOptions(keep_largest_component=False, use_cache=False),
-                        registry=registry)
-    assert result.label_map is not None and result.heatmaps
-    kept = np.asarray(result.label_map.array) > 0
-    prob = np.asarray(result.heatmaps[0].array, np.float32)
+    options = RunOptions(keep_largest_component=False, use_cache=False)  # every region the organ keeps
+    kept, heat = _engine_output(registry, plugin_id, anatomy, image, options, clear_real=False)
+    assert heat is not None
+    prob = heat.astype(np.float32, copy=False)
     if kept.shape != image.shape or prob.shape != image.shape:
         raise ValueError("the study volume is not on the model's grid: the pick cannot be replayed")
     every, aside = replay_picks(kept, prob, registry.manifest(plugin_id), anatomy.ignore, anatomy.spacing)

@@ -94,12 +94,17 @@ def aside(folds: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 
 def decide() -> dict:
-    folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES}
-    out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES,
+    """The rule on the cached folds. With fewer than four folds scored nothing is decided (``adopt``
+    None, ``folds_scored`` says which): the record of an unfinished study."""
+    folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES if cache(f).exists()}
+    out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES, "folds_scored": list(folds),
                  **studies.recipe_decision(folds, "current", "steps_4000", HIT),
                  "real_lesion_aside": studies.recipe_decision(aside(folds), "current", "steps_4000", HIT)}
+    if len(folds) < len(sources.CASES):
+        out["adopt"] = out["real_lesion_aside"]["adopt"] = None
+    out["real_lesion_aside"].pop("folds")  # per fold it is in the rows; the summaries are enough
     out["val_dice_synthetic"] = {f"seg_{f}{tags[0]}": members.info(f, tags[0])["best_val_dice_synthetic"]
-                                 for f in sources.CASES for tags, _ in RECIPES.values()}
+                                 for f in folds for tags, _ in RECIPES.values()}
     return studies.write_decision(HERE / "steps_study.json", {**out, "volumes": folds})
 
 
