@@ -46,6 +46,10 @@ Protocol, set and committed before the candidate's first synthetic volume ran (2
     .venv/bin/python plugins/lesion_seg/steps_study.py --folds lung1 lung2   # two processes,
     .venv/bin/python plugins/lesion_seg/steps_study.py --folds brain1 brain2 # one core each
     .venv/bin/python plugins/lesion_seg/steps_study.py --decide              # steps_study.json
+
+The run of 2026-12-01 did not adopt the candidate: the two Dices disagree (``steps_study.json``). As
+the protocol scored it: 0.095 -> 0.144, higher in 2 of 4 folds. With the real lesion aside: 0.278 ->
+0.328, higher in 3 of 4. Setting the real lesion aside tripled the current member's measured Dice.
 """
 
 from __future__ import annotations
