@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -376,15 +376,27 @@ def segmentation_labels(
         labels = restrict_to_organ(labels, organ, m.options.organ_fraction)
     rule = m.options.component_rule
     if opts.keep_largest_component and rule != "size":
-        ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
         for v in values:
-            scores = ranking_scores(out[channel_of[v]], m.input.slice_context)
-            labels = select_component(labels, scores, rule, v, ranker, grid.model.spacing[::-1])
-            if m.options.grow_threshold is not None:
-                labels = grow_region(labels, out[channel_of[v]], m.options.grow_threshold, v)
+            labels = pick_component(labels, out[channel_of[v]], m, v, grid.model.spacing[::-1])
     labels = resample_to_source(labels, grid, is_label=True)
     if opts.keep_largest_component and rule == "size":
         labels = keep_largest_component(labels)
+    return labels
+
+
+def pick_component(
+    labels: np.ndarray, probability: np.ndarray, m: Manifest, value: int, spacing_zyx: Sequence[float]
+) -> np.ndarray:
+    """Keep the one region of label ``value`` the manifest's ``component_rule`` (and region ranker)
+    picks by ``probability`` (the 2.5D end slices not ranked: :func:`ranking_scores`), grown by
+    hysteresis to ``grow_threshold`` when set; on the model grid. The engine's choice of the reported
+    region, in one place so a study can replay it on a subset of the regions
+    (``medlens.training.studies.replay_picks``)."""
+    ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
+    scores = ranking_scores(probability, m.input.slice_context)
+    labels = select_component(labels, scores, m.options.component_rule, value, ranker, spacing_zyx)
+    if m.options.grow_threshold is not None:
+        labels = grow_region(labels, probability, m.options.grow_threshold, value)
     return labels
 
 

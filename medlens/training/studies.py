@@ -147,18 +147,10 @@ def replay_picks(
     not ranked) picks among ``kept`` (every region the organ bound keeps, on the model's grid), and
     the one it picks when the regions touching ``ignore`` (a real lesion) are set aside; both with the
     ``ignore`` voxels cleared, as the studies score them (``engine_scores_real_aside``)."""
-    from medlens.inference.postprocess import grow_region, select_component
-    from medlens.inference.runner import ranking_scores
-
-    m = manifest
-    ranker = m.options.region_ranker.ranker() if m.options.region_ranker else None
-    scores = ranking_scores(prob, m.input.slice_context)
+    from medlens.inference.runner import pick_component
 
     def pick(labels: np.ndarray) -> np.ndarray:
-        out = select_component(labels, scores, m.options.component_rule, 1, ranker, tuple(spacing_xyz)[::-1])
-        if m.options.grow_threshold is not None:
-            out = grow_region(out, prob, m.options.grow_threshold, 1)
-        found = out > 0
+        found = pick_component(labels, prob, manifest, 1, tuple(spacing_xyz)[::-1]) > 0
         found[ignore] = False
         return found
 

@@ -37,8 +37,9 @@ def kind_rows(fold: str, tags: tuple[str, ...], crops: int) -> dict[str, dict]:
     k = members.mr_scale(fold, tags)
     ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
     out: dict[str, dict] = {}
+    every = studies.fold_anatomy(fold)  # prepared once for both modalities
     for modality in ("CT", "MR"):
-        anat = [a for a in studies.fold_anatomy(fold) if a.modality == modality]
+        anat = [a for a in every if a.modality == modality]
         sampler = lesion_data.CropSampler(anat, np.random.default_rng(SEED), context=context, p_lesion=1.0,
                                           augment=False, mr_hi_ratio=ratio)
         got: list[lesion_data.Crop] = []
