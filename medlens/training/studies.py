@@ -140,6 +140,34 @@ def engine_scores_real_aside(
             "dice_real_aside": round(dice(aside, lesion), 4)}
 
 
+def checked_real_aside_scorer() -> Callable[..., dict[str, float]]:
+    """A ``recipe_rows`` scorer: ``engine_scores_real_aside``, and on the first volume of each modality
+    and plugin also the engine's own output (``engine_scores``), which must give the same figures.
+
+    Why: the replayed pick is what the real-aside studies decide on; a drift between the replay and
+    the engine would silently score a model the engine never runs. Raises ``RuntimeError`` on a
+    mismatch."""
+    checked: set[tuple[str, str]] = set()
+
+    def scorer(reg: Any, pid: str, a: lesion_data.Anatomy, img: np.ndarray, lab: np.ndarray) -> dict:
+        row = engine_scores_real_aside(reg, pid, a, img, lab)
+        if (a.modality, pid) not in checked:
+            engine = engine_scores(reg, pid, a, img, lab)
+            if engine != {k: row[k] for k in engine}:
+                raise RuntimeError(f"{pid} on {a.name}: replayed pick {row}, engine {engine}")
+            checked.add((a.modality, pid))
+        return row
+
+    return scorer
+
+
+def real_aside_rows(folds: Mapping[str, list[dict]], names: Sequence[str]) -> dict[str, list[dict]]:
+    """The rows of a real-aside study with each recipe's ``dice`` replaced by its ``dice_real_aside``,
+    so ``recipe_decision`` (which reads ``dice``) applies the rule to the real-aside Dice."""
+    return {f: [{**r, **{n: {"dice": r[n]["dice_real_aside"], "lesion_peak": r[n]["lesion_peak"]}
+                         for n in names}} for r in rows] for f, rows in folds.items()}
+
+
 def replay_picks(
     kept: np.ndarray, prob: np.ndarray, manifest: Any, ignore: np.ndarray, spacing_xyz: Sequence[float]
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -57,9 +57,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
-from medlens.training import lesion_data, members, sources, studies
+from medlens.training import members, sources, studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 4478
@@ -76,25 +74,8 @@ def fold_rows(fold: str) -> list[dict]:
         steps = members.info(fold, tags[0])["steps"]
         if steps != (2000 if name == "current" else 4000):
             raise ValueError(f"{name}: member {tags[0]} of {fold} trained {steps} steps")
-    checked: set[str] = set()
-
-    def scorer(reg: object, pid: str, a: lesion_data.Anatomy, img: np.ndarray, lab: np.ndarray) -> dict:
-        row = studies.engine_scores_real_aside(reg, pid, a, img, lab)
-        if (a.modality, pid) not in checked:
-            engine = studies.engine_scores(reg, pid, a, img, lab)
-            if engine != {k: row[k] for k in engine}:
-                raise RuntimeError(f"{pid} on {a.name}: replayed pick {row}, engine {engine}")
-            checked.add((a.modality, pid))
-        return row
-
-    return studies.recipe_rows(HERE, fold, RECIPES, PER_MODALITY, SEED, "steps", scorer)
-
-
-def aside(folds: dict[str, list[dict]]) -> dict[str, list[dict]]:
-    """The rows with each recipe's ``dice`` replaced by ``dice_real_aside`` (``recipe_decision`` reads
-    ``dice``)."""
-    return {f: [{**r, **{n: {"dice": r[n]["dice_real_aside"], "lesion_peak": r[n]["lesion_peak"]}
-                         for n in RECIPES}} for r in rows] for f, rows in folds.items()}
+    return studies.recipe_rows(HERE, fold, RECIPES, PER_MODALITY, SEED, "steps",
+                               studies.checked_real_aside_scorer())
 
 
 def decide() -> dict:
@@ -103,7 +84,8 @@ def decide() -> dict:
     folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES if cache(f).exists()}
     out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES, "folds_scored": list(folds),
                  **studies.recipe_decision(folds, "current", "steps_4000", HIT),
-                 "real_lesion_aside": studies.recipe_decision(aside(folds), "current", "steps_4000", HIT)}
+                 "real_lesion_aside": studies.recipe_decision(
+                     studies.real_aside_rows(folds, RECIPES), "current", "steps_4000", HIT)}
     if len(folds) < len(sources.CASES):
         out["adopt"] = out["real_lesion_aside"]["adopt"] = None
     out["real_lesion_aside"].pop("folds")  # per fold it is in the rows; the summaries are enough

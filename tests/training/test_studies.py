@@ -105,3 +105,19 @@ def test_a_real_lesion_the_engine_would_report_is_set_aside_for_the_synthetic_on
     prob[real] = 0.6  # when the synthetic lesion already wins, setting aside changes nothing
     every, aside = studies.replay_picks(prob > 0.5, prob, m, ignore, (1.0, 1.0, 5.0))
     assert np.array_equal(every, synthetic) and np.array_equal(aside, synthetic)
+
+
+def test_a_real_aside_study_decides_on_the_real_aside_dice() -> None:
+    """``real_aside_rows``: the rule (which reads ``dice``) then judges each recipe by the Dice with the
+    real lesion set aside; a recipe that reports the anatomy's real lesion is no longer penalised."""
+    def row(now: tuple[float, float], new: tuple[float, float]) -> dict:
+        return {"modality": "CT", "current": {"dice": now[0], "dice_real_aside": now[1], "lesion_peak": 0.9},
+                "candidate": {"dice": new[0], "dice_real_aside": new[1], "lesion_peak": 0.9}}
+
+    # the candidate finds the real lesion (all-regions Dice 0) and the synthetic one once it is set aside
+    folds = {f: [row((0.3, 0.3), (0.0, 0.8))] for f in sources.CASES}
+    assert studies.recipe_decision(folds, "current", "candidate")["adopt"] == "current"
+    aside = studies.real_aside_rows(folds, ("current", "candidate"))
+    r = studies.recipe_decision(aside, "current", "candidate")
+    assert r["adopt"] == "candidate" and r["mean_dice"] == {"current": 0.3, "candidate": 0.8}
+    assert folds[sources.CASES[0]][0]["candidate"]["dice"] == 0.0  # the cached rows are not changed
