@@ -3,11 +3,13 @@ without retraining.
 
 Why: a member is a CPU training run of ~18 min, and a retrain moves the cross-validated figures (the
 same recipe gave brain2 a classifier AUC of 0.41 on one machine and 0.61 on another), so a card whose
-figures need a retrain to check cannot be checked. The members of ``members.SEG_TAGS`` - four folds and
-the all-anatomy pair, ten networks of 0.5 MB - are archived in ``plugins/lesion_seg/members/`` as their
-state dicts and training records, with a ``SHA256SUMS`` list. ``restore`` copies them into the training
-cache (``members.folds_dir()``), re-exports each member's ONNX and checks it has the sha256 its record
-says, so ``evaluate.py`` and the classifier's ``train.py --fold`` run on exactly those weights.
+figures need a retrain to check cannot be checked. The members of ``members.SEG_TAGS`` (the segmenter),
+``members.CLS_TAGS`` (the classifier) and ``members.STEPS_4000_TAGS`` (the adopted 4 000-step recipe,
+not yet shipped) - four folds and the all-anatomy pair each, networks of 0.5 MB - are archived in
+``plugins/lesion_seg/members/`` as their state dicts and training records, with a ``SHA256SUMS`` list.
+``restore`` copies them into the training cache (``members.folds_dir()``), re-exports each member's
+ONNX and checks it has the sha256 its record says, so ``evaluate.py`` and the classifier's ``train.py
+--fold`` run on exactly those weights.
 
     .venv/bin/python -m medlens.training.member_archive restore   # into the cache (make members)
     .venv/bin/python -m medlens.training.member_archive save      # from the cache, after a retrain
@@ -29,12 +31,15 @@ ARCHIVE = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg" / "memb
 SUMS = "SHA256SUMS"
 
 
-def member_names(tags: Sequence[str] = members.SEG_TAGS) -> list[str]:
+ARCHIVED_TAGS = tuple(dict.fromkeys((*members.SEG_TAGS, *members.CLS_TAGS, *members.STEPS_4000_TAGS)))
+
+
+def member_names(tags: Sequence[str] = ARCHIVED_TAGS) -> list[str]:
     """``seg_{name}{tag}`` for the four folds and ``all``, each tag."""
     return [f"seg_{n}{t}" for n in ("all", *sources.CASES) for t in tags]
 
 
-def save(tags: Sequence[str] = members.SEG_TAGS, archive: Path = ARCHIVE) -> list[str]:
+def save(tags: Sequence[str] = ARCHIVED_TAGS, archive: Path = ARCHIVE) -> list[str]:
     """Copy members ``tags`` (state dict + record) from the cache into ``archive`` and list their sha256."""
     archive.mkdir(parents=True, exist_ok=True)
     lines = []

@@ -108,7 +108,7 @@ def reliability_png(p: np.ndarray, y: np.ndarray, path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS),
+    ap.add_argument("--tags", nargs="+", default=list(members.CLS_TAGS),
                     help="the U-Net members each fold classifier was built on (train.py --tags)")
     ap.add_argument("--record", default=None,
                     help="write the metrics to this file here instead (no card, no plot): a side run")

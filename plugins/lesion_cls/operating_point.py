@@ -51,7 +51,7 @@ def refit(record: Path, fold: str, tags: tuple[str, ...]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS))
+    ap.add_argument("--tags", nargs="+", default=list(members.CLS_TAGS))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tags = tuple(args.tags)

@@ -35,7 +35,7 @@ from medlens.training import members, sources, studies
 
 HERE = Path(__file__).resolve().parent
 MARGIN = 0.02
-RECIPES = {"current": members.SEED_TAGS, "candidate": members.SEG_TAGS}
+RECIPES = {"current": members.SEED_TAGS, "candidate": members.CLS_TAGS}
 
 
 def fold_record(case: str, tags: tuple[str, ...]) -> dict:

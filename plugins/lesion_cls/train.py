@@ -6,7 +6,7 @@
 Why this design: a separately trained small CNN classifier (global-max-pooled logit map on 128 mm
 crops) did not learn within the CPU budget (synthetic validation AUC 0.58 after 600 steps, loss at
 chance). The segmentation U-Net, trained on the same synthetic lesions, already is a dense lesion
-detector, so the classifier is that network - the mean of the fold's seeds (``members.SEG_TAGS`` since 0.6) -
+detector, so the classifier is that network - the mean of the fold's seeds (``members.CLS_TAGS`` since 0.6) -
 with a slice-level head: logit map -> 5x5 mean (one hot pixel is not a lesion) -> global max -> Platt
 scaling. Nothing here sees the fold's test case: the U-Nets of the fold were trained without it
 (``plugins/lesion_seg/train.py --fold CASE``), and the Platt parameters (a, b) and the operating
@@ -183,7 +183,7 @@ def calibrated_validation(fold: str, tags: tuple[str, ...]) -> CalibratedValidat
     return CalibratedValidation(unet, context, organ_channel, anat, k, lv, yv, a, b)
 
 
-def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.SEG_TAGS) -> dict:
+def build(fold: str, out_dir: Path, stem: str, tags: tuple[str, ...] = members.CLS_TAGS) -> dict:
     t0 = time.time()
     v = calibrated_validation(fold, tags)
     unet, context, organ_channel, a, b = v.unet, v.context, v.organ_channel, v.a, v.b
@@ -222,7 +222,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fold", default="all", choices=["all", *L.sources.CASES])
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="the U-Net members' tags")
+    ap.add_argument("--tags", nargs="+", default=list(members.CLS_TAGS), help="the U-Net members' tags")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(SEED)

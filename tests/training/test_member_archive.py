@@ -24,8 +24,9 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.mark.usefixtures("torch_one_thread")
 def test_restored_members_are_the_shipped_segmenter(cache: Path) -> None:
-    """Restore into an empty cache: ten members, each ONNX re-exported with its record's sha256, and
-    their mean is lesion-seg's shipped model.onnx (same logits on a random input)."""
+    """Restore into an empty cache: every archived member (``member_archive.ARCHIVED_TAGS``), each ONNX
+    re-exported with its record's sha256, and the mean of ``SEG_TAGS``' ten is lesion-seg's shipped
+    model.onnx (same logits on a random input)."""
     written = member_archive.restore()
     assert sorted(written) == sorted(member_archive.member_names())
     for stem in written:
