@@ -14,7 +14,7 @@ import argparse
 import importlib.util
 import json
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -159,6 +159,30 @@ def checked_real_aside_scorer() -> Callable[..., dict[str, float]]:
         return row
 
     return scorer
+
+
+def require_steps(fold: str, recipes: Mapping[str, tuple[tuple[str, ...], float | None]],
+                  steps: Mapping[str, int]) -> None:
+    """Stop (``ValueError``) unless every member of each recipe (name -> (tags, MR scale)) of ``fold``
+    trained the number of ``steps`` its name is given: a steps study must compare what it names."""
+    for name, (tags, _) in recipes.items():
+        for tag in tags:
+            got = members.info(fold, tag)["steps"]
+            if got != steps[name]:
+                raise ValueError(f"{name}: member {tag} of {fold} trained {got} steps, not {steps[name]}")
+
+
+def cached_folds(cache: Callable[[str], Path]) -> dict[str, list[dict]]:
+    """A recipe study's cached rows (``recipe_study_main``) of the folds scored so far, in case order."""
+    return {f: json.loads(cache(f).read_text()) for f in sources.CASES if cache(f).exists()}
+
+
+def val_dice_synthetic(folds: Iterable[str],
+                       recipes: Mapping[str, tuple[tuple[str, ...], float | None]]) -> dict[str, float]:
+    """Each member's ``best_val_dice_synthetic`` (its checkpoint's synthetic validation Dice), by
+    member name, for ``folds`` and every tag of ``recipes``: what a recipe study reports beside it."""
+    return {f"seg_{f}{tag}": members.info(f, tag)["best_val_dice_synthetic"]
+            for f in folds for tags, _ in recipes.values() for tag in tags}
 
 
 def real_aside_rows(folds: Mapping[str, list[dict]], names: Sequence[str]) -> dict[str, list[dict]]:

@@ -35,7 +35,6 @@ Protocol, set and committed before the first volume ran (2026-12-01):
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from medlens.training import members, sources, studies
@@ -52,11 +51,7 @@ def fold_rows(fold: str) -> list[dict]:
     """Per synthetic volume of ``fold``: modality, anatomy and, per recipe (the mean of its two
     members), the real-aside Dice, the all-regions Dice and the lesion peak. Stops if a member trained
     another number of steps than its recipe names."""
-    for name, (tags, _) in RECIPES.items():
-        for tag in tags:
-            steps = members.info(fold, tag)["steps"]
-            if steps != STEPS[name]:
-                raise ValueError(f"{name}: member {tag} of {fold} trained {steps} steps, not {STEPS[name]}")
+    studies.require_steps(fold, RECIPES, STEPS)
     return studies.recipe_rows(HERE, fold, RECIPES, PER_MODALITY, SEED, "steps-pair",
                                studies.checked_real_aside_scorer())
 
@@ -65,7 +60,7 @@ def decide() -> dict:
     """The rule on the real-aside Dice of the cached folds (``adopt``), the all-regions Dice beside it
     (``all_regions``, not used). With fewer than four folds scored nothing is decided (``adopt``
     None, ``folds_scored`` says which)."""
-    folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES if cache(f).exists()}
+    folds = studies.cached_folds(cache)
     out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES, "folds_scored": list(folds),
                  "primary": "dice_real_aside",
                  **studies.recipe_decision(studies.real_aside_rows(folds, RECIPES), "current", "steps_4000",
@@ -74,8 +69,7 @@ def decide() -> dict:
     if len(folds) < len(sources.CASES):
         out["adopt"] = out["all_regions"]["adopt"] = None
     out["all_regions"].pop("folds")  # per fold it is in the rows; the summaries are enough
-    out["val_dice_synthetic"] = {f"seg_{f}{tag}": members.info(f, tag)["best_val_dice_synthetic"]
-                                 for f in folds for tags, _ in RECIPES.values() for tag in tags}
+    out["val_dice_synthetic"] = studies.val_dice_synthetic(folds, RECIPES)
     return studies.write_decision(HERE / "steps_pair_study.json", {**out, "volumes": folds})
 
 

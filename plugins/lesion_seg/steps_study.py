@@ -54,7 +54,6 @@ the protocol scored it: 0.095 -> 0.144, higher in 2 of 4 folds. With the real le
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from medlens.training import members, sources, studies
@@ -70,10 +69,7 @@ def fold_rows(fold: str) -> list[dict]:
     """Per synthetic volume of ``fold``: modality, anatomy and, per recipe, Dice (the engine's pick, and
     its pick with the anatomy's real lesion set aside) and lesion peak. On the first volume of each
     modality the engine's own output is run too and must give the same Dice (the replay is exact)."""
-    for name, (tags, _) in RECIPES.items():
-        steps = members.info(fold, tags[0])["steps"]
-        if steps != (2000 if name == "current" else 4000):
-            raise ValueError(f"{name}: member {tags[0]} of {fold} trained {steps} steps")
+    studies.require_steps(fold, RECIPES, {"current": 2000, "steps_4000": 4000})
     return studies.recipe_rows(HERE, fold, RECIPES, PER_MODALITY, SEED, "steps",
                                studies.checked_real_aside_scorer())
 
@@ -81,7 +77,7 @@ def fold_rows(fold: str) -> list[dict]:
 def decide() -> dict:
     """The rule on the cached folds. With fewer than four folds scored nothing is decided (``adopt``
     None, ``folds_scored`` says which): the record of an unfinished study."""
-    folds = {f: json.loads(cache(f).read_text()) for f in sources.CASES if cache(f).exists()}
+    folds = studies.cached_folds(cache)
     out: dict = {"seed": SEED, "per_modality": PER_MODALITY, "recipes": RECIPES, "folds_scored": list(folds),
                  **studies.recipe_decision(folds, "current", "steps_4000", HIT),
                  "real_lesion_aside": studies.recipe_decision(
@@ -89,8 +85,7 @@ def decide() -> dict:
     if len(folds) < len(sources.CASES):
         out["adopt"] = out["real_lesion_aside"]["adopt"] = None
     out["real_lesion_aside"].pop("folds")  # per fold it is in the rows; the summaries are enough
-    out["val_dice_synthetic"] = {f"seg_{f}{tags[0]}": members.info(f, tags[0])["best_val_dice_synthetic"]
-                                 for f in folds for tags, _ in RECIPES.values()}
+    out["val_dice_synthetic"] = studies.val_dice_synthetic(folds, RECIPES)
     return studies.write_decision(HERE / "steps_study.json", {**out, "volumes": folds})
 
 

@@ -121,3 +121,16 @@ def test_a_real_aside_study_decides_on_the_real_aside_dice() -> None:
     r = studies.recipe_decision(aside, "current", "candidate")
     assert r["adopt"] == "candidate" and r["mean_dice"] == {"current": 0.3, "candidate": 0.8}
     assert folds[sources.CASES[0]][0]["candidate"]["dice"] == 0.0  # the cached rows are not changed
+
+
+def test_a_steps_study_stops_on_a_member_trained_another_number_of_steps(monkeypatch) -> None:
+    """``require_steps`` checks every member of each recipe, not only the first."""
+    import pytest
+
+    trained = {"_a": 2000, "_as2": 2000, "_b": 4000, "_bs2": 2000}
+    monkeypatch.setattr(members, "info", lambda fold, tag: {"steps": trained[tag]})
+    recipes = {"current": (("_a", "_as2"), 3.0), "candidate": (("_b", "_bs2"), 3.0)}
+    with pytest.raises(ValueError, match="member _bs2 of lung1 trained 2000 steps, not 4000"):
+        studies.require_steps("lung1", recipes, {"current": 2000, "candidate": 4000})
+    trained["_bs2"] = 4000
+    studies.require_steps("lung1", recipes, {"current": 2000, "candidate": 4000})
