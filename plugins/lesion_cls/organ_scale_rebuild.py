@@ -49,21 +49,28 @@ def fold_record(case: str, tags: tuple[str, ...]) -> dict:
     return train.build(case, members.folds_dir(), stem.name, tags)
 
 
-def main() -> None:
-    out: dict = {"margin": MARGIN, "recipes": {k: list(v) for k, v in RECIPES.items()}, "folds": {}}
+def compare(recipes: dict[str, tuple[str, ...]], margin: float) -> dict:
+    """Each fold's synthetic validation AUC for each recipe, the means, and which ships: ``candidate``
+    unless its mean is lower than ``current``'s by more than ``margin`` (shared by ``steps_rebuild.py``)."""
+    out: dict = {"margin": margin, "recipes": {k: list(v) for k, v in recipes.items()}, "folds": {}}
     for case in sources.CASES:
         out["folds"][case] = {}
-        for name, tags in RECIPES.items():
+        for name, tags in recipes.items():
             rec = fold_record(case, tags)
             out["folds"][case][name] = {"val_auc_synthetic": rec["val_auc_synthetic"],
                                         "mr_scale": rec.get("mr_scale"), "threshold": rec["threshold"]}
             print(case, name, out["folds"][case][name], flush=True)
     mean = {n: round(float(np.mean([f[n]["val_auc_synthetic"] for f in out["folds"].values()])), 4)
-            for n in RECIPES}
+            for n in recipes}
     out["mean_val_auc_synthetic"] = mean
-    out["ship"] = "candidate" if mean["candidate"] >= mean["current"] - MARGIN else "current"
+    out["ship"] = "candidate" if mean["candidate"] >= mean["current"] - margin else "current"
+    return out
+
+
+def main() -> None:
+    out = compare(RECIPES, MARGIN)
     (HERE / "organ_scale_rebuild.json").write_text(json.dumps(out, indent=1))
-    print(json.dumps(mean), "ship:", out["ship"])
+    print(json.dumps(out["mean_val_auc_synthetic"]), "ship:", out["ship"])
 
 
 if __name__ == "__main__":
