@@ -197,6 +197,7 @@ class CropSampler:
     ``bright_share``: the share of lesion-free crops centred on bright tissue inside the organ
     (``organ_bright``); the rest are split between the organ border and anywhere in the body as
     before. 0 (the default) draws exactly the stream of the recipes trained before it existed.
+    ``mr_faint_share``: the share of faint MR lesions (``lesions.insert_lesion``; None: the default mix).
 
     ``volume_label``: label and weight every slice of the slab (``2 * context + 1`` slices), for a 3D
     patch model; otherwise only the centre slice is labelled (2D / 2.5D models).
@@ -214,6 +215,7 @@ class CropSampler:
         volume_label: bool = False,
         mr_hi_ratio: tuple[float, float] = MR_HI_RATIO,
         bright_share: float = 0.0,
+        mr_faint_share: float | None = None,
     ) -> None:
         self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
         self.mr_hi_ratio = mr_hi_ratio
@@ -229,6 +231,7 @@ class CropSampler:
         self.border = [organ_border(a) if p_lesion < 1.0 else np.zeros((0, 0, 0), bool) for a in anatomies]
         self.border_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 50) for b in self.border]
         self.bright_share = bright_share
+        self.mr_faint_share = mr_faint_share
         self.bright = [organ_bright(a) if bright_share > 0 and p_lesion < 1.0 else np.zeros((0, 0, 0), bool)
                        for a in anatomies]
         self.bright_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 20) for b in self.bright]
@@ -285,6 +288,7 @@ class CropSampler:
             lesion = lesions.insert_lesion(
                 slab, organ, a.spacing, a.modality, rng, center=(c + dz, cy, cx),  # type: ignore[arg-type]
                 noise_sd=a.noise_sd, reference=a.reference, radius_mm=radius,
+                mr_faint_share=self.mr_faint_share,
             )
         labelled = range(len(zs)) if self.volume_label else (c,)
         label = np.zeros((len(labelled), *slab.shape[1:]), np.float32)

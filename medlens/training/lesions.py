@@ -35,6 +35,17 @@ from scipy import ndimage
 
 N_SUB = 5  # depths sampled inside each thick slice for partial volume
 EXTRA_AXIAL_SHARE = 0.3  # MR lesions allowed to extend 2-6 px beyond the brain mask (dura, meninges)
+MR_KIND_CUTS = (0.3, 0.5, 0.75)  # cumulative shares: enhancing, + faint, + ring; the rest hypo-intense
+
+
+def mr_kind_cuts(faint_share: float) -> tuple[float, float, float]:
+    """Cumulative MR kind shares with ``faint_share`` faint lesions, the other kinds in their default
+    ratios (a study knob: ``train.py --mr-faint-share``)."""
+    if not 0.0 <= faint_share <= 1.0:
+        raise ValueError(f"faint share must be in [0, 1], got {faint_share}")
+    rest = 1.0 - faint_share
+    enh = 0.3 / 0.8 * rest
+    return (enh, enh + faint_share, enh + faint_share + 0.25 / 0.8 * rest)
 
 
 @dataclass
@@ -149,11 +160,14 @@ def insert_lesion(
     noise_sd: float = 0.0,
     reference: float = 1.0,
     radius_mm: float | None = None,
+    mr_faint_share: float | None = None,
 ) -> Lesion | None:
     """Blend one random lesion into ``image`` **in place** (only inside ``organ``); returns it.
 
     ``noise_sd``: the image's own noise (re-added inside the lesion so it does not look too clean);
     ``reference``: MR only, the median brain intensity lesion contrasts are relative to.
+    ``mr_faint_share``: MR only, the share of faintly enhancing lesions (None: the default mixture,
+    enhancing / faint / ring / hypo-intense 0.3 / 0.2 / 0.25 / 0.25; the other kinds keep their ratios).
     Returns None when the organ is empty or the lesion misses the rendered slices.
     """
     if center is None:
@@ -196,16 +210,17 @@ def insert_lesion(
         new = new + alpha * white * noise_sd
     else:
         r = rng.random()
-        if r < 0.3:
+        cut = MR_KIND_CUTS if mr_faint_share is None else mr_kind_cuts(mr_faint_share)
+        if r < cut[0]:
             kind = "enhancing"
             value = reference * rng.uniform(1.15, 2.0) * (1 + tex * rng.uniform(0.03, 0.12))
-        elif r < 0.5:
+        elif r < cut[1]:
             # faintly enhancing: a little brighter than the tissue it replaces, whatever that is
             # (cortex is darker than white matter on T1), not than the brain's median
             kind = "faint"
             local = ndimage.gaussian_filter(patch.astype(np.float32), (0, 3.0, 3.0))
             value = local * rng.uniform(1.08, 1.35) * (1 + tex * rng.uniform(0.03, 0.08))
-        elif r < 0.75:
+        elif r < cut[2]:
             kind = "ring"
             rim_w = max(1, round(rng.uniform(1.5, 4.0)))
             inner = np.stack([ndimage.binary_erosion(a > 0.5, iterations=rim_w) for a in alpha])

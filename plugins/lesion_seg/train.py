@@ -81,17 +81,20 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
     seed: int = SEED, dims: int = 2, mr_scale: float | None = None, bright_share: float = 0.0,
+    mr_faint_share: float | None = None,
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
     (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
     normalised with the brain's median at 1 / k (the engine's ``organ_scale``), not at a random place.
-    ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``)."""
+    ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``).
+    ``mr_faint_share``: the share of faint MR training lesions (validation crops keep the default mix)."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
     ratio = L.MR_HI_RATIO if mr_scale is None else (mr_scale, mr_scale)
     sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
-                            volume_label=volume, mr_hi_ratio=ratio, bright_share=bright_share)
+                            volume_label=volume, mr_hi_ratio=ratio, bright_share=bright_share,
+                            mr_faint_share=mr_faint_share)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
                                 augment=False, volume_label=volume, mr_hi_ratio=ratio)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
@@ -126,6 +129,7 @@ def train(
                           spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
             "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio), "bright_share": bright_share,
+            "mr_faint_share": mr_faint_share,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -169,6 +173,8 @@ def main() -> None:
     ap.add_argument("--bright-negatives", type=float, default=0.0,
                     help="share of lesion-free crops centred on bright tissue inside the lung / brain "
                          "(vessels, enhancing veins; bright_negatives_study.py)")
+    ap.add_argument("--mr-faint-share", type=float, default=None,
+                    help="share of faint MR training lesions (default mix: 0.2; faint_pilot.py)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
@@ -180,7 +186,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
-                 args.seed, args.dims, args.mr_scale, args.bright_negatives)
+                 args.seed, args.dims, args.mr_scale, args.bright_negatives, args.mr_faint_share)
     print(json.dumps(info))
 
 
