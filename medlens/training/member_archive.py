@@ -3,9 +3,10 @@ without retraining.
 
 Why: a member is a CPU training run of ~18 min, and a retrain moves the cross-validated figures (the
 same recipe gave brain2 a classifier AUC of 0.41 on one machine and 0.61 on another), so a card whose
-figures need a retrain to check cannot be checked. The members of ``members.SEG_TAGS`` (the segmenter),
-``members.CLS_TAGS`` (the classifier) and ``members.STEPS_4000_TAGS`` (the adopted 4 000-step recipe,
-not yet shipped) - four folds and the all-anatomy pair each, networks of 0.5 MB - are archived in
+figures need a retrain to check cannot be checked. The members of ``members.SEG_TAGS`` and
+``members.CLS_TAGS`` (the segmenter's and the classifier's, both the 4 000-step ``STEPS_4000_TAGS`` since
+lesion-seg 0.6 / lesion-cls 0.7) and ``members.K3_TAGS`` (lesion-seg 0.5's and lesion-cls 0.6.x's, whose
+records are kept) - four folds and the all-anatomy pair each, networks of 0.5 MB - are archived in
 ``plugins/lesion_seg/members/`` as their state dicts and training records, with a ``SHA256SUMS`` list.
 ``restore`` copies them into the training cache (``members.folds_dir()``), re-exports each member's
 ONNX and checks it has the sha256 its record says, so ``evaluate.py`` and the classifier's ``train.py
@@ -31,7 +32,7 @@ ARCHIVE = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg" / "memb
 SUMS = "SHA256SUMS"
 
 
-ARCHIVED_TAGS = tuple(dict.fromkeys((*members.SEG_TAGS, *members.CLS_TAGS, *members.STEPS_4000_TAGS)))
+ARCHIVED_TAGS = tuple(dict.fromkeys((*members.SEG_TAGS, *members.CLS_TAGS, *members.K3_TAGS)))
 
 
 def member_names(tags: Sequence[str] = ARCHIVED_TAGS) -> list[str]:

@@ -27,17 +27,17 @@ from medlens.training.export import export_onnx
 from medlens.training.nets import MeanLogits, UNet2d
 
 SEED_TAGS = ("_ctx1", "_ctx1s2")  # 2.5D U-Nets trained with seeds 1234 and 2345
-# The classifier's members since lesion-cls 0.6 (``lesion_cls/organ_scale_rebuild.py``), and lesion-seg
-# 0.5's: the same recipe and seeds with MR crops scaled by the brain (``train.py --mr-scale 3``, the
-# engine's ``organ_scale``; ``organ_scale_study.py``). The studies recorded before then stay on
-# ``SEED_TAGS``.
-CLS_TAGS = ("_k3", "_k3s2")
-SEG_TAGS = CLS_TAGS  # the segmenter's (lesion-seg 0.5)
+# lesion-seg 0.5's and lesion-cls 0.6.x's members: the same recipe and seeds with MR crops scaled by the
+# brain (``train.py --mr-scale 3``, the engine's ``organ_scale``; ``organ_scale_study.py``,
+# ``lesion_cls/organ_scale_rebuild.py``). Archived: those versions' records were computed on them. The
+# studies recorded before then stay on ``SEED_TAGS``.
+K3_TAGS = ("_k3", "_k3s2")
 # The recipe ``lesion_seg/steps_pair_study.py`` adopted: the same, trained 4 000 steps instead of 2 000.
-# Archived, not shipped yet: the segmenter moves to them (``SEG_TAGS``) once the shipped ensemble and
-# its card are rebuilt on them; the classifier stays on ``CLS_TAGS`` until its own studies (AUC,
-# pointing) say whether it should follow.
+# The segmenter ships on them since lesion-seg 0.6, the classifier since lesion-cls 0.7
+# (``lesion_cls/steps_rebuild.py``).
 STEPS_4000_TAGS = ("_k3l4", "_k3l4s2")
+SEG_TAGS = STEPS_4000_TAGS  # the segmenter's (lesion-seg 0.6)
+CLS_TAGS = STEPS_4000_TAGS  # the classifier's (lesion-cls 0.7)
 
 
 def folds_dir() -> Path:

@@ -6,7 +6,7 @@
 Why this design: a separately trained small CNN classifier (global-max-pooled logit map on 128 mm
 crops) did not learn within the CPU budget (synthetic validation AUC 0.58 after 600 steps, loss at
 chance). The segmentation U-Net, trained on the same synthetic lesions, already is a dense lesion
-detector, so the classifier is that network - the mean of the fold's seeds (``members.CLS_TAGS`` since 0.6) -
+detector, so the classifier is that network - the mean of the fold's seeds (``members.CLS_TAGS``) -
 with a slice-level head: logit map -> 5x5 mean (one hot pixel is not a lesion) -> global max -> Platt
 scaling. Nothing here sees the fold's test case: the U-Nets of the fold were trained without it
 (``plugins/lesion_seg/train.py --fold CASE``), and the Platt parameters (a, b) and the operating

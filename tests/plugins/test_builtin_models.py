@@ -126,9 +126,9 @@ def test_classifier_fast_subset(real_cases: None) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["evidence", "gradcam"])
 def test_classifier_saliency_lights_the_sample_nodule(real_cases: None, method: str) -> None:
-    """The viewer's "model's evidence map" and GradCAM (the members' last decoder blocks) of the shipped
-    classifier have their maximum inside the real nodule on the sample's three nodule slices, and pass
-    their sanity check (card: 3/3)."""
+    """The viewer's "model's evidence map" and GradCAM (the members' first decoder blocks, ``dec.0``) of
+    the shipped classifier have their maximum inside the real nodule on the sample's three nodule slices,
+    and pass their sanity check (card: 3/3)."""
     from medlens.inference.saliency import compute_saliency
     from medlens.training.cases import case_volume
 

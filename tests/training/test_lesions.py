@@ -74,6 +74,33 @@ def test_mr_lesion_kinds_and_reference_contrast() -> None:
     assert kinds == {"enhancing", "faint", "ring", "hypointense"}
 
 
+def _mr_kinds(share: float | None, n: int = 40) -> list[str]:
+    out = []
+    for seed in range(n):
+        img = np.full((10, 60, 60), 100.0, np.float32)
+        les = lesions.insert_lesion(img, np.ones(img.shape, bool), (1.0, 1.0, 6.5), "MR",
+                                    np.random.default_rng(seed), center=(5, 30, 30), reference=100.0,
+                                    radius_mm=8.0, mr_faint_share=share)
+        assert les is not None
+        out.append(les.kind)
+    return out
+
+
+def test_mr_faint_share_sets_the_faint_kinds_share_and_the_default_is_the_old_mix() -> None:
+    """``train.py --mr-faint-share``: the default (None) draws the members' mix exactly; a share of 0.2
+    is the same cut points; 1.0 makes every MR lesion faint, 0.0 none."""
+    assert lesions.mr_kind_cuts(0.2) == pytest.approx(lesions.MR_KIND_CUTS)
+    assert _mr_kinds(None) == _mr_kinds(0.2)
+    assert set(_mr_kinds(1.0, 10)) == {"faint"}
+    assert "faint" not in _mr_kinds(0.0, 30)
+    cuts = lesions.mr_kind_cuts(0.4)
+    assert cuts[1] - cuts[0] == pytest.approx(0.4)
+    # the other kinds keep their default ratios 0.3 : 0.25 : 0.25
+    assert cuts[0] / (cuts[2] - cuts[1]) == pytest.approx(0.3 / 0.25)
+    with pytest.raises(ValueError):
+        lesions.mr_kind_cuts(1.5)
+
+
 def test_mr_lesions_may_reach_a_few_mm_beyond_the_brain_ct_lesions_never_leave_the_lung() -> None:
     """Dural / extra-axial tumours sit partly outside a brain mask; a lung mass stops at the wall."""
     beyond = {"MR": [], "CT": []}

@@ -34,7 +34,7 @@ def test_a_candidate_must_win_pooled_and_in_three_folds() -> None:
 def test_a_rerun_on_other_members_never_overwrites_the_recorded_decision(tmp_path: Path) -> None:
     recorded = studies.record_path(tmp_path, "end_slices", list(members.SEED_TAGS))  # argparse gives lists
     assert recorded == tmp_path / "end_slices.json"
-    other = studies.record_path(tmp_path, "end_slices", members.CLS_TAGS)
+    other = studies.record_path(tmp_path, "end_slices", members.K3_TAGS)
     assert other == tmp_path / "end_slices_mean_k3_k3s2.json"
 
 
