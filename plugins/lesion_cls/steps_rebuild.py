@@ -4,10 +4,10 @@ Why the question: the classifier is the mean lesion U-Net of a fold with a calib
 (``train.py``). lesion-seg 0.6 ships the members ``_k3l4`` / ``_k3l4s2`` (``members.STEPS_4000_TAGS``:
 the recipe of ``_k3`` / ``_k3s2``, trained 4 000 steps instead of 2 000; adopted by
 ``lesion_seg/steps_pair_study.py`` on synthetic volumes, 4 of 4 folds). The classifier is still on
-``_k3`` / ``_k3s2`` (``members.CLS_TAGS``). The reason to follow is one set of networks behind the score
-plot and the outline (the slice the score flags is the one the outline comes from; one set of members to
-archive and check), not an expected gain, so the rule, as for ``organ_scale_rebuild.py``, only guards
-against a loss.
+``_k3`` / ``_k3s2`` (then ``members.CLS_TAGS``, now ``members.K3_TAGS``). The reason to follow is one
+set of networks behind the score plot and the outline (the slice the score flags is the one the outline
+comes from; one set of members to archive and check), not an expected gain, so the rule, as for
+``organ_scale_rebuild.py``, only guards against a loss.
 
 Protocol, set before any candidate classifier was built (2026-12-01, committed with this script):
 - Current: fold classifiers on ``_k3`` / ``_k3s2`` (lesion-cls 0.6.1's). Candidate: fold classifiers on

@@ -13,7 +13,8 @@ Protocol, set before the candidate member finished training (2026-12-01, committ
   without brain2; brain2 itself is not looked at here).
 - Measure (``crop_kinds.kind_rows``, seed 5, never a training or validation seed): 400 MR lesion crops of
   the fold's own training anatomy, per kind found (highest probability inside > 0.5) and crop Dice; and
-  400 lesion-free MR crops (the training sampler's mix of body, border and organ, no augmentation, seed 6):
+  400 lesion-free MR crops (the training sampler's lesion-free mix: anywhere in the head or on the brain's
+  border band; no augmentation, seed 6):
   the share with 10 or more pixels above 0.5 (outside any real lesion), the false-alarm guard.
 - Go for the four-fold two-seed study if the candidate finds at least 10 percentage points more of the
   faint lesions, loses no more than 5 points on all MR lesions found, and raises the false-alarm share
@@ -21,7 +22,7 @@ Protocol, set before the candidate member finished training (2026-12-01, committ
 
     .venv/bin/python plugins/lesion_seg/train.py --fold brain2 --context 1 --tag _k3f4 --mr-scale 3 \\
         --steps 4000 --mr-faint-share 0.4        # ~27 min alone
-    .venv/bin/python plugins/lesion_seg/faint_pilot.py   # ~3 min
+    .venv/bin/python plugins/lesion_seg/faint_pilot.py   # ~8 min
 
 Writes ``faint_pilot.json``.
 """
