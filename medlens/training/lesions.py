@@ -43,9 +43,9 @@ def mr_kind_cuts(faint_share: float) -> tuple[float, float, float]:
     ratios (a study knob: ``train.py --mr-faint-share``)."""
     if not 0.0 <= faint_share <= 1.0:
         raise ValueError(f"faint share must be in [0, 1], got {faint_share}")
-    rest = 1.0 - faint_share
-    enh = 0.3 / 0.8 * rest
-    return (enh, enh + faint_share, enh + faint_share + 0.25 / 0.8 * rest)
+    enh, faint, ring = MR_KIND_CUTS[0], MR_KIND_CUTS[1] - MR_KIND_CUTS[0], MR_KIND_CUTS[2] - MR_KIND_CUTS[1]
+    scale = (1.0 - faint_share) / (1.0 - faint)  # the other kinds shrink together, keeping their ratios
+    return (enh * scale, enh * scale + faint_share, enh * scale + faint_share + ring * scale)
 
 
 @dataclass

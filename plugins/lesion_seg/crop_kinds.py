@@ -29,15 +29,18 @@ HERE = Path(__file__).resolve().parent
 SEED = 5
 
 
-def kind_rows(fold: str, tags: tuple[str, ...], crops: int) -> dict[str, dict]:
-    """Per modality and kind: crops, found and mean Dice of ``fold``'s model (mean of ``tags``)."""
+def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
+              anatomy: list[lesion_data.Anatomy] | None = None) -> dict[str, dict]:
+    """Per modality and kind: crops, found and mean Dice of ``fold``'s model (mean of ``tags``) on crops of
+    ``anatomy`` (default: the fold's training anatomy, ``studies.fold_anatomy``; a caller scoring several
+    recipes prepares it once)."""
     model = members.mean_unet((fold,), tags)
     model.eval()
     context = members.context_of(fold, tags)
     k = members.mr_scale(fold, tags)
     ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
     out: dict[str, dict] = {}
-    every = studies.fold_anatomy(fold)  # prepared once for both modalities
+    every = studies.fold_anatomy(fold) if anatomy is None else anatomy  # once for both modalities
     for modality in ("CT", "MR"):
         anat = [a for a in every if a.modality == modality]
         sampler = lesion_data.CropSampler(anat, np.random.default_rng(SEED), context=context, p_lesion=1.0,

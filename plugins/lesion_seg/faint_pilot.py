@@ -46,14 +46,14 @@ FP_MIN_PX = 10
 GAIN_FAINT, MAX_LOSS_ALL, MAX_FP_RISE = 0.10, 0.05, 0.05
 
 
-def false_alarm_share(tags: tuple[str, ...], crops: int) -> float:
-    """The share of lesion-free MR crops of the fold's training anatomy with >= ``FP_MIN_PX`` pixels above
-    0.5 outside any real lesion."""
+def false_alarm_share(tags: tuple[str, ...], crops: int, anatomy: list[lesion_data.Anatomy]) -> float:
+    """The share of lesion-free MR crops of the fold's training ``anatomy`` with >= ``FP_MIN_PX`` pixels
+    above 0.5 outside any real lesion."""
     model = members.mean_unet((FOLD,), tags)
     model.eval()
     k = members.mr_scale(FOLD, tags)
     ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
-    anat = [a for a in studies.fold_anatomy(FOLD) if a.modality == "MR"]
+    anat = [a for a in anatomy if a.modality == "MR"]
     context = members.context_of(FOLD, tags)
     sampler = lesion_data.CropSampler(anat, np.random.default_rng(FP_SEED), context=context, p_lesion=0.0,
                                       augment=False, mr_hi_ratio=ratio)
@@ -76,9 +76,11 @@ def main() -> None:
     crop_kinds = studies.script_module(HERE / "crop_kinds.py")
     out: dict = {"fold": FOLD, "crops": CROPS, "recipes": {k: list(v) for k, v in RECIPES.items()},
                  "rows": {}}
+    anatomy = studies.fold_anatomy(FOLD)  # prepared once for both recipes
     for name, tags in RECIPES.items():
-        kinds = crop_kinds.kind_rows(FOLD, tags, CROPS)
-        row = {"MR": kinds["MR"], **summary(kinds), "false_alarm_share": false_alarm_share(tags, CROPS)}
+        kinds = crop_kinds.kind_rows(FOLD, tags, CROPS, anatomy)
+        alarms = false_alarm_share(tags, CROPS, anatomy)
+        row = {"MR": kinds["MR"], **summary(kinds), "false_alarm_share": alarms}
         out["rows"][name] = row
         print(name, json.dumps({k: v for k, v in row.items() if k != "MR"}), flush=True)
     cur, cand = out["rows"]["current"], out["rows"]["candidate"]

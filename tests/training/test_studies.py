@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from medlens.training import members, sources, studies
 
 
@@ -125,8 +127,6 @@ def test_a_real_aside_study_decides_on_the_real_aside_dice() -> None:
 
 def test_a_steps_study_stops_on_a_member_trained_another_number_of_steps(monkeypatch) -> None:
     """``require_steps`` checks every member of each recipe, not only the first."""
-    import pytest
-
     trained = {"_a": 2000, "_as2": 2000, "_b": 4000, "_bs2": 2000}
     monkeypatch.setattr(members, "info", lambda fold, tag: {"steps": trained[tag]})
     recipes = {"current": (("_a", "_as2"), 3.0), "candidate": (("_b", "_bs2"), 3.0)}
