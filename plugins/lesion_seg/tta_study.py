@@ -4,7 +4,7 @@ Flip TTA runs the network on the slice and on its mirror image and averages the 
 maps; training augmented with left-right flips only (``lesion_data``), so ``plugin.toml`` limits
 TTA to that axis (``options.tta_axes``). Whether that average should be the default - it doubles the
 run time - is decided here without the real test cases: each fold's mean of U-Nets runs through the
-MedLens engine, with the plugin's own post-processing (organ, component rule: "peak" when recorded),
+MedLens engine, with the plugin's own post-processing (organ bound, the manifest's component rule),
 on whole volumes of *its own training anatomy* with one synthetic lesion each
 (``baseline.synthetic_volumes``, a seed no training or other study used), once without and once with
 TTA. Voxels of a real lesion in that anatomy count neither as hit nor as false positive.
@@ -14,7 +14,8 @@ and it rises in at least three of them.
 
     .venv/bin/python plugins/lesion_seg/tta_study.py [--per-modality 6] [--threads 2]
 
-Writes ``tta_study.json``; the card quotes it.
+Writes ``tta_study.json`` (``tta_study_mean_<tags>.json`` for members other than the ones it decided on,
+so a re-run on newer members keeps the decision record); the card quotes it.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def main() -> None:
     out = {"seed": SEED, "per_modality": args.per_modality, "tags": args.tags, "folds": folds,
            "mean_dice": mean, "folds_where_tta_rises": rises,
            "adopt_tta": bool(mean["tta"] > mean["plain"] and rises >= 3)}
-    (HERE / "tta_study.json").write_text(json.dumps(out, indent=1))
+    studies.record_path(HERE, "tta_study", args.tags).write_text(json.dumps(out, indent=1))
     print(json.dumps({k: out[k] for k in ("mean_dice", "folds_where_tta_rises", "adopt_tta")}))
 
 

@@ -93,7 +93,7 @@ def test_a_real_lesion_the_engine_would_report_is_set_aside_for_the_synthetic_on
     from medlens.inference.manifest import load_manifest
 
     m = load_manifest(Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg" / "plugin.toml")
-    assert m.options.component_rule == "mean"
+    assert m.options.component_rule == "peak"
     prob = np.zeros((8, 40, 40), np.float32)
     real = np.zeros(prob.shape, bool)
     real[2:6, 5:15, 5:15] = True
