@@ -7,11 +7,16 @@ hypo-intense, ``lesions.insert_lesion``) the network is blind to. Crops: ``--cro
 with a lesion of at least 5 px, no augmentation, seed 5 (not a training, validation or study seed),
 drawn from the fold's own training anatomy (never a real lesion), MR scaled as the members trained.
 
-Per kind: crops, found (highest probability inside the lesion > 0.5) and mean crop Dice at 0.5.
+Per kind: crops, found (highest probability inside the lesion > 0.5) and mean crop Dice at 0.5, and the
+same found count by the lesion's visible contrast on the centre slice (``local_contrast``: the lesion's
+mean against a 1-3 px ring around it, relative to the ring): a kind the network misses only when
+its contrast is small is a generator question (invisible lesions labelled as lesions), one it misses
+at any contrast is the network's.
 
     .venv/bin/python plugins/lesion_seg/crop_kinds.py --fold brain2 --tags _k3 [--crops 120]
 
-Writes ``crop_kinds_{fold}{mean_tag}.json``.
+Writes ``crop_kinds_{fold}{mean_tag}.json``, with the real MR lesions' contrast by the same measure
+(``real_contrast``: brain1, brain2) beside the crops'.
 """
 
 from __future__ import annotations
@@ -22,11 +27,43 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import ndimage
 
 from medlens.training import lesion_data, members, studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 5
+CONTRAST_BINS = (0.1, 0.25)  # |relative contrast| edges: under 10 %, 10-25 %, 25 % and over
+
+
+def local_contrast(image: np.ndarray, label: np.ndarray) -> float:
+    """The lesion's mean on ``image`` (one slice) relative to a 1-3 px ring just outside it, signed:
+    what a reader sees of it against its surroundings, whatever the kind was meant to look like."""
+    lab = label > 0.5
+    ring = ndimage.binary_dilation(lab, iterations=3) & ~ndimage.binary_dilation(lab, iterations=1)
+    if not lab.any() or not ring.any():
+        return float("nan")
+    around = float(image[ring].mean())
+    return (float(image[lab].mean()) - around) / max(abs(around), 1e-3)
+
+
+def contrast_bin(c: float) -> str:
+    """The ``CONTRAST_BINS`` label of a relative contrast."""
+    lo, hi = CONTRAST_BINS
+    a = abs(c)
+    return f"<{lo}" if a < lo else (f"{lo}-{hi}" if a < hi else f">={hi}")
+
+
+def real_contrast(case: str) -> list[float]:
+    """``local_contrast`` of a real case's lesion on each slice it covers by 5 px or more (native grid,
+    raw intensities: on MR the percentile normalisation starts near 0, so the ratio is comparable with
+    the crops'; not on CT, whose HU offset it shifts)."""
+    from medlens.training.cases import case_volume
+
+    vol, mask = case_volume(case)
+    img = np.asarray(vol.array, np.float32)
+    return [round(local_contrast(img[z], mask[z].astype(np.float32)), 3)
+            for z in range(mask.shape[0]) if mask[z].sum() >= 5]
 
 
 def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
@@ -55,9 +92,15 @@ def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
         for c, p in zip(got, prob, strict=True):
             lab = c.label > 0.5
             hit = p > 0.5
-            row = out.setdefault(modality, {}).setdefault(str(c.kind), {"crops": 0, "found": 0, "dice": []})
+            row = out.setdefault(modality, {}).setdefault(
+                str(c.kind), {"crops": 0, "found": 0, "dice": [], "by_contrast": {}})
             row["crops"] += 1
-            row["found"] += int(p[lab].max() > 0.5)
+            found = int(p[lab].max() > 0.5)
+            row["found"] += found
+            cbin = row["by_contrast"].setdefault(contrast_bin(local_contrast(c.image[context], lab)),
+                                                 {"crops": 0, "found": 0})
+            cbin["crops"] += 1
+            cbin["found"] += found
             row["dice"].append(float(2 * (hit & lab).sum() / (hit.sum() + lab.sum())))
         for rows in out[modality].values():
             rows["dice"] = round(float(np.mean(rows["dice"])), 3)
@@ -73,7 +116,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tags = tuple(args.tags)
-    out = {"fold": args.fold, "tags": tags, "seed": SEED, "kinds": kind_rows(args.fold, tags, args.crops)}
+    out = {"fold": args.fold, "tags": tags, "seed": SEED, "kinds": kind_rows(args.fold, tags, args.crops),
+           "real_mr_lesion_contrast": {c: real_contrast(c) for c in ("brain1", "brain2")}}
     path = HERE / f"crop_kinds_{args.fold}{members.mean_tag(tags)}.json"
     path.write_text(json.dumps(out, indent=1))
     print(json.dumps(out["kinds"]))

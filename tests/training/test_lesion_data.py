@@ -113,3 +113,26 @@ def test_a_crop_names_the_kind_of_its_synthetic_lesion() -> None:
         assert seen and seen <= known
         free = L.CropSampler([a], np.random.default_rng(3), crop=32, p_lesion=0.0, augment=False)
         assert all(free.sample().kind is None for _ in range(5))
+
+
+def test_crop_kinds_measures_a_lesions_contrast_against_its_surroundings() -> None:
+    """``crop_kinds.local_contrast``: a disc 30 % darker than the tissue around it reads -0.30 and falls in
+    the top bin; the same disc drawn at the tissue's own value reads 0 (invisible, bottom bin), whatever
+    lies further away."""
+    from pathlib import Path
+
+    from medlens.training import studies
+
+    plugin = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg"
+    ck = studies.script_module(plugin / "crop_kinds.py")
+    yy, xx = np.mgrid[:40, :40]
+    disc = (yy - 20) ** 2 + (xx - 20) ** 2 <= 36
+    image = np.full((40, 40), 0.7, np.float32)
+    image[:, :5] = 2.0  # a bright structure outside the ring does not count
+    image[disc] = 0.49
+    c = ck.local_contrast(image, disc.astype(np.float32))
+    assert abs(c + 0.30) < 1e-5 and ck.contrast_bin(c) == ">=0.25"
+    image[disc] = 0.7
+    c = ck.local_contrast(image, disc.astype(np.float32))
+    assert abs(c) < 1e-6 and ck.contrast_bin(c) == "<0.1"
+    assert ck.contrast_bin(-0.12) == "0.1-0.25"
