@@ -16,7 +16,8 @@ at any contrast is the network's.
     .venv/bin/python plugins/lesion_seg/crop_kinds.py --fold brain2 --tags _k3 [--crops 120]
 
 Writes ``crop_kinds_{fold}{mean_tag}.json``, with the real MR lesions' contrast by the same measure
-(``real_contrast``: brain1, brain2) beside the crops'.
+(``real_contrast``: brain1, brain2) beside the crops', and how much of the fold's lesion-free brain lies
+in the hypo-intense and enhancing lesions' intensity ranges (``tissue_in_lesion_ranges``).
 """
 
 from __future__ import annotations
@@ -64,6 +65,21 @@ def real_contrast(case: str) -> list[float]:
     img = np.asarray(vol.array, np.float32)
     return [round(local_contrast(img[z], mask[z].astype(np.float32)), 3)
             for z in range(mask.shape[0]) if mask[z].sum() >= 5]
+
+
+def tissue_in_lesion_ranges(anatomy: list[lesion_data.Anatomy]) -> dict[str, dict[str, float]]:
+    """Per MR anatomy, the share of its brain's voxels (real lesion left out) whose intensity lies in the
+    range the generator draws hypo-intense (0.45-0.85 x the brain's median) and enhancing (1.15-2 x)
+    lesions from (``lesions.insert_lesion``): how much lesion-free tissue looks like each kind by
+    intensity alone."""
+    out = {}
+    for a in anatomy:
+        if a.modality != "MR":
+            continue
+        v = a.image[a.organ & ~a.ignore] / a.reference
+        out[a.name] = {"hypointense": round(float(np.mean((v >= 0.45) & (v <= 0.85))), 3),
+                       "enhancing": round(float(np.mean((v >= 1.15) & (v <= 2.0))), 3)}
+    return out
 
 
 def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
@@ -116,8 +132,11 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     tags = tuple(args.tags)
-    out = {"fold": args.fold, "tags": tags, "seed": SEED, "kinds": kind_rows(args.fold, tags, args.crops),
-           "real_mr_lesion_contrast": {c: real_contrast(c) for c in ("brain1", "brain2")}}
+    anatomy = studies.fold_anatomy(args.fold)
+    out = {"fold": args.fold, "tags": tags, "seed": SEED,
+           "kinds": kind_rows(args.fold, tags, args.crops, anatomy),
+           "real_mr_lesion_contrast": {c: real_contrast(c) for c in ("brain1", "brain2")},
+           "brain_tissue_in_lesion_ranges": tissue_in_lesion_ranges(anatomy)}
     path = HERE / f"crop_kinds_{args.fold}{members.mean_tag(tags)}.json"
     path.write_text(json.dumps(out, indent=1))
     print(json.dumps(out["kinds"]))
