@@ -49,8 +49,10 @@ def local_contrast(image: np.ndarray, label: np.ndarray) -> float:
 
 
 def contrast_bin(c: float) -> str:
-    """The ``CONTRAST_BINS`` label of a relative contrast."""
+    """The ``CONTRAST_BINS`` label of a relative contrast ("unmeasured" when there was no ring)."""
     lo, hi = CONTRAST_BINS
+    if np.isnan(c):
+        return "unmeasured"
     a = abs(c)
     return f"<{lo}" if a < lo else (f"{lo}-{hi}" if a < hi else f">={hi}")
 

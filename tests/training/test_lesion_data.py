@@ -136,3 +136,4 @@ def test_crop_kinds_measures_a_lesions_contrast_against_its_surroundings() -> No
     c = ck.local_contrast(image, disc.astype(np.float32))
     assert abs(c) < 1e-6 and ck.contrast_bin(c) == "<0.1"
     assert ck.contrast_bin(-0.12) == "0.1-0.25"
+    assert ck.contrast_bin(ck.local_contrast(image, np.zeros_like(image))) == "unmeasured"  # no lesion
