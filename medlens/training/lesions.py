@@ -36,6 +36,10 @@ from scipy import ndimage
 N_SUB = 5  # depths sampled inside each thick slice for partial volume
 EXTRA_AXIAL_SHARE = 0.3  # MR lesions allowed to extend 2-6 px beyond the brain mask (dura, meninges)
 MR_KIND_CUTS = (0.3, 0.5, 0.75)  # cumulative shares: enhancing, + faint, + ring; the rest hypo-intense
+# MR lesion intensities as multiples of the brain's median (``reference``): enhancing lesions and ring rims,
+# hypo-intense lesions (``crop_kinds.py`` measures how much lesion-free brain falls in each range)
+MR_ENHANCING_RANGE = (1.15, 2.0)
+MR_HYPO_RANGE = (0.45, 0.85)
 
 
 def mr_kind_cuts(faint_share: float) -> tuple[float, float, float]:
@@ -213,7 +217,7 @@ def insert_lesion(
         cut = MR_KIND_CUTS if mr_faint_share is None else mr_kind_cuts(mr_faint_share)
         if r < cut[0]:
             kind = "enhancing"
-            value = reference * rng.uniform(1.15, 2.0) * (1 + tex * rng.uniform(0.03, 0.12))
+            value = reference * rng.uniform(*MR_ENHANCING_RANGE) * (1 + tex * rng.uniform(0.03, 0.12))
         elif r < cut[1]:
             # faintly enhancing: a little brighter than the tissue it replaces, whatever that is
             # (cortex is darker than white matter on T1), not than the brain's median
@@ -225,12 +229,12 @@ def insert_lesion(
             rim_w = max(1, round(rng.uniform(1.5, 4.0)))
             inner = np.stack([ndimage.binary_erosion(a > 0.5, iterations=rim_w) for a in alpha])
             inner = ndimage.gaussian_filter(inner.astype(np.float32), (0, 0.8, 0.8))
-            rim_v = reference * rng.uniform(1.15, 2.0)
+            rim_v = reference * rng.uniform(*MR_ENHANCING_RANGE)
             core_v = reference * rng.uniform(0.35, 0.8)
             value = (rim_v * (1 - inner) + core_v * inner) * (1 + tex * rng.uniform(0.03, 0.1))
         else:
             kind = "hypointense"
-            value = reference * rng.uniform(0.45, 0.85) * (1 + tex * rng.uniform(0.03, 0.1))
+            value = reference * rng.uniform(*MR_HYPO_RANGE) * (1 + tex * rng.uniform(0.03, 0.1))
         new = patch * (1 - alpha) + value * alpha
         if rng.random() < 0.3:  # oedema halo: darker, not part of the label
             halo = ndimage.gaussian_filter(alpha, (0, 3.0, 3.0)) * 2.0

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from medlens.training import lesion_data, members, studies
+from medlens.training import lesion_data, lesions, members, studies
 
 HERE = Path(__file__).resolve().parent
 SEED = 5
@@ -71,16 +71,17 @@ def real_contrast(case: str) -> list[float]:
 
 def tissue_in_lesion_ranges(anatomy: list[lesion_data.Anatomy]) -> dict[str, dict[str, float]]:
     """Per MR anatomy, the share of its brain's voxels (real lesion left out) whose intensity lies in the
-    range the generator draws hypo-intense (0.45-0.85 x the brain's median) and enhancing (1.15-2 x)
-    lesions from (``lesions.insert_lesion``): how much lesion-free tissue looks like each kind by
+    range the generator draws hypo-intense and enhancing lesions from (``lesions.MR_HYPO_RANGE``,
+    ``MR_ENHANCING_RANGE``, x the brain's median): how much lesion-free tissue looks like each kind by
     intensity alone."""
+    ranges = {"hypointense": lesions.MR_HYPO_RANGE, "enhancing": lesions.MR_ENHANCING_RANGE}
     out = {}
     for a in anatomy:
         if a.modality != "MR":
             continue
         v = a.image[a.organ & ~a.ignore] / a.reference
-        out[a.name] = {"hypointense": round(float(np.mean((v >= 0.45) & (v <= 0.85))), 3),
-                       "enhancing": round(float(np.mean((v >= 1.15) & (v <= 2.0))), 3)}
+        out[a.name] = {kind: round(float(np.mean((v >= lo) & (v <= hi))), 3)
+                       for kind, (lo, hi) in ranges.items()}
     return out
 
 
