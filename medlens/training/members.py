@@ -56,7 +56,8 @@ def load_unet(name: str, tag: str) -> UNet2d:
     rec = info(name, tag)
     if int(rec.get("dims", 2)) != 2:
         raise ValueError(f"seg_{name}{tag} is a 3D patch network (dims_study.py), not a slice-wise member")
-    net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1, base=int(rec["base"]))
+    net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1, base=int(rec["base"]),
+                 contrast_px=int(rec.get("contrast_px", 0)))
     net.load_state_dict(torch.load(folds_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
     return net.eval()
 

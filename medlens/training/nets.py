@@ -58,20 +58,50 @@ class _UNet(nn.Module):
         return self.head(x)
 
 
+class LocalContrast(nn.Module):
+    """Each input channel beside its contrast against its own ``px`` x ``px`` neighbourhood mean,
+    ``(x - m) / (m + eps)`` clipped to [-``clip``, ``clip``]: (N, C, H, W) -> (N, 2C, H, W).
+
+    Why: a faintly enhancing tumour is 5-35 % brighter than the tissue around it, while bright
+    structures elsewhere in the brain are brighter in absolute terms; a small network fed the
+    intensities alone learnt "lesion = bright" (``lesion_seg/crop_kinds.py``). This states relative
+    contrast outright. It has no weights and exports to ONNX as an average pool, so the plugin
+    contract (the engine's input channels) does not change. The neighbourhood mean leaves the padding
+    out, so a window's border is not darkened by zeros that are not there.
+    """
+
+    def __init__(self, px: int, eps: float = 0.02, clip: float = 2.0) -> None:
+        super().__init__()
+        if px < 3 or px % 2 == 0:
+            raise ValueError(f"the contrast window must be odd and >= 3 px, got {px}")
+        self.px, self.eps, self.clip = px, eps, clip
+        self.mean = nn.AvgPool2d(px, stride=1, padding=px // 2, count_include_pad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.mean(x)
+        return torch.cat([x, ((x - m) / (m + self.eps)).clamp(-self.clip, self.clip)], dim=1)
+
+
 class UNet2d(_UNet):
     """A plain 2D U-Net (``depth`` poolings); input sides must be multiples of ``2**depth``.
 
     Returns one logit map per output channel (sigmoid is applied by the engine). ``prior`` is the
     initial foreground probability: starting the output bias at logit(prior) instead of 0 spares
     the hundreds of CPU steps a network otherwise spends learning that lesions are rare (the
-    focal-loss initialisation of Lin et al. 2017).
+    focal-loss initialisation of Lin et al. 2017). ``contrast_px`` > 0 puts a :class:`LocalContrast`
+    stem in front (a study option: ``lesion_seg/input_pilot.py``); 0 builds the network exactly as
+    before, with the same parameter names.
     """
 
     def __init__(self, in_ch: int = 1, out_ch: int = 1, base: int = 16, depth: int = 3,
-                 prior: float = 0.02) -> None:
-        super().__init__(in_ch, out_ch, base, depth, prior, _block,
+                 prior: float = 0.02, contrast_px: int = 0) -> None:
+        super().__init__(in_ch * (2 if contrast_px else 1), out_ch, base, depth, prior, _block,
                          lambda cin, cout: nn.ConvTranspose2d(cin, cout, 2, stride=2),
                          lambda cin, cout: nn.Conv2d(cin, cout, 1), nn.MaxPool2d(2))
+        self.stem = LocalContrast(contrast_px) if contrast_px else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x if self.stem is None else self.stem(x))
 
 
 def _block3d(cin: int, cout: int) -> nn.Sequential:

@@ -137,3 +137,31 @@ def test_crop_kinds_measures_a_lesions_contrast_against_its_surroundings() -> No
     assert abs(c) < 1e-6 and ck.contrast_bin(c) == "<0.1"
     assert ck.contrast_bin(-0.12) == "0.1-0.25"
     assert ck.contrast_bin(ck.local_contrast(image, np.zeros_like(image))) == "unmeasured"  # no lesion
+
+
+def test_per_crop_dice_weighs_a_small_lesion_as_much_as_a_large_one() -> None:
+    """``train.loss_fn(per_crop=True)``: missing a 4-pixel lesion beside a perfectly outlined 400-pixel one
+    costs half the Dice term (one of two lesion crops), where the batch Dice hardly notices it; a
+    lesion-free crop adds nothing to the Dice term; and with one lesion crop the two agree."""
+    from pathlib import Path
+
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    from medlens.training import studies
+
+    train = studies.script_module(Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg" / "train.py")
+    y = torch.zeros(3, 1, 32, 32)
+    y[0, 0, 4:24, 4:24] = 1  # 400 px, outlined
+    y[1, 0, 10:12, 10:12] = 1  # 4 px, missed; crop 2 holds no lesion and none is predicted
+    logits = torch.full_like(y, -20.0)
+    logits[0] = torch.where(y[0] > 0, 20.0, -20.0)
+    w = torch.ones_like(y)
+    bce = float(F.binary_cross_entropy_with_logits(logits, y))
+    batch_dice = float(train.loss_fn(logits, y, w)) - bce
+    crop_dice = float(train.loss_fn(logits, y, w, per_crop=True)) - bce
+    assert batch_dice < 0.01
+    assert abs(crop_dice - 0.5 * (1 - 1 / 5)) < 1e-3  # the missed crop: 1 - 1 / (0 + 4 + 1); crop 0: ~0
+    one = slice(0, 1)
+    assert abs(float(train.loss_fn(logits[one], y[one], w[one], per_crop=True))
+               - float(train.loss_fn(logits[one], y[one], w[one]))) < 1e-6
