@@ -11,7 +11,7 @@ Two changes of a different kind, each alone against the shipped recipe:
   network, so the plugin contract does not change. ``train.py --contrast-px 15``, tag ``_k3l4c15``.
 - ``per_crop_dice``: the Dice term per lesion crop, averaged over the crops that hold a lesion, instead
   of one Dice over the batch, where large easy lesions dominate the overlap (brain2's tumour is small).
-  ``train.py --per-crop-dice``, tag ``_k3l4pd``.
+  ``train.py --dice crop`` (then spelt ``--per-crop-dice``), tag ``_k3l4pd``.
 
 Protocol, set before either candidate finished training (2026-12-02, committed with this script):
 - Current: ``seg_brain2_k3l4`` (the shipped recipe, seed 1234, 4 000 steps). Candidates: the same recipe,
@@ -29,14 +29,29 @@ Protocol, set before either candidate finished training (2026-12-02, committed w
     .venv/bin/python plugins/lesion_seg/train.py --fold brain2 --context 1 --tag _k3l4c15 --mr-scale 3 \\
         --steps 4000 --contrast-px 15                         # ~35 min, two at once on two cores
     .venv/bin/python plugins/lesion_seg/train.py --fold brain2 --context 1 --tag _k3l4pd --mr-scale 3 \\
-        --steps 4000 --per-crop-dice
+        --steps 4000 --dice crop
     .venv/bin/python plugins/lesion_seg/input_pilot.py        # ~12 min
 
-Writes ``input_pilot.json``.
+Writes ``input_pilot.json``. Round 1 went: neither goes. The stem found fewer faint lesions (0.34 -> 0.13).
+The per-lesion-crop Dice found more of every kind (faint 0.34 -> 0.47, all MR 0.51 -> 0.69, CT 0.75 ->
+0.93, hypo-intense 0.09 -> 0.31) but raised the false alarms from 0.24 to 0.65: nothing but the BCE term
+charges a lesion-free crop for what it predicts there.
+
+Round 2 (``--round 2``), set on that result before either of its candidates finished training
+(2026-12-02, committed with this text): the same current, crops and rule, and two ways of charging the
+lesion-free crops while keeping each lesion's weight:
+- ``crop_all``: every crop's own Dice, lesion-free crops included (one predicted pixel costs ~0.5 there,
+  ten ~0.9). ``train.py --dice crop_all``, tag ``_k3l4pda``.
+- ``mix``: the mean of the batch Dice and the per-lesion-crop Dice. ``--dice mix``, tag ``_k3l4pdm``.
+
+    .venv/bin/python plugins/lesion_seg/train.py --fold brain2 --context 1 --tag _k3l4pda --mr-scale 3 \\
+        --steps 4000 --dice crop_all                        # and --tag _k3l4pdm --dice mix, at once
+    .venv/bin/python plugins/lesion_seg/input_pilot.py --round 2     # ~8 min; input_pilot_round2.json
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -47,6 +62,7 @@ from medlens.training import studies
 HERE = Path(__file__).resolve().parent
 CURRENT = "current"
 RECIPES = {CURRENT: ("_k3l4",), "contrast": ("_k3l4c15",), "per_crop_dice": ("_k3l4pd",)}
+ROUND2 = {CURRENT: ("_k3l4",), "crop_all": ("_k3l4pda",), "mix": ("_k3l4pdm",)}
 CROPS = 400
 GAIN_FAINT, MAX_LOSS_ALL, MAX_LOSS_CT, MAX_FP_RISE = 0.10, 0.05, 0.05, 0.05
 BRAIN2_BIN = "0.1-0.25"
@@ -72,14 +88,18 @@ def goes(cur: dict, cand: dict) -> bool:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--round", type=int, default=1, choices=[1, 2])
+    args = ap.parse_args()
+    recipes = RECIPES if args.round == 1 else ROUND2
     torch.set_num_threads(1)
     faint = studies.script_module(HERE / "faint_pilot.py")
     crop_kinds = studies.script_module(HERE / "crop_kinds.py")
     fold = faint.FOLD
-    out: dict = {"fold": fold, "crops": CROPS, "recipes": {k: list(v) for k, v in RECIPES.items()},
+    out: dict = {"fold": fold, "crops": CROPS, "recipes": {k: list(v) for k, v in recipes.items()},
                  "rows": {}}
     anatomy = studies.fold_anatomy(fold)  # prepared once for every recipe
-    for name, tags in RECIPES.items():
+    for name, tags in recipes.items():
         kinds = crop_kinds.kind_rows(fold, tags, CROPS, anatomy)
         mr = kinds["MR"]
         row = {"MR": mr, "CT": kinds["CT"], **faint.summary(kinds), "ct_found": found_share(kinds["CT"]),
@@ -94,7 +114,8 @@ def main() -> None:
         cur["MR"][k][f] == recorded["MR"][k][f] for k in recorded["MR"] for f in ("crops", "found", "dice")
     ) and cur["false_alarm_share"] == recorded["false_alarm_share"]
     out["go"] = {name: goes(cur, row) for name, row in out["rows"].items() if name != CURRENT}
-    (HERE / "input_pilot.json").write_text(json.dumps(out, indent=1))
+    name = "input_pilot.json" if args.round == 1 else f"input_pilot_round{args.round}.json"
+    (HERE / name).write_text(json.dumps(out, indent=1))
     print("reproduces faint_pilot:", out["current_reproduces_faint_pilot"], "go:", out["go"])
 
 

@@ -53,25 +53,32 @@ def to_tensors(crops: list[L.Crop]) -> tuple[torch.Tensor, torch.Tensor, torch.T
     return x, y, w
 
 
-def loss_fn(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, per_crop: bool = False) -> torch.Tensor:
-    """Weighted BCE + soft Dice over the batch (Dice keeps small lesions from being ignored).
+DICE_MODES = ("batch", "crop", "crop_all", "mix")
 
-    ``per_crop``: the Dice term is each lesion crop's own, averaged over the crops that hold a lesion,
-    so a 3 mm faint lesion weighs as much as a 3 cm mass (in the batch Dice the large, easy lesions
-    dominate the overlap). Lesion-free crops are left to the BCE term. A study option
-    (``input_pilot.py``)."""
+
+def loss_fn(logits: torch.Tensor, y: torch.Tensor, w: torch.Tensor, dice: str = "batch") -> torch.Tensor:
+    """Weighted BCE + soft Dice (Dice keeps small lesions from being ignored).
+
+    ``dice`` "batch" (the shipped recipe): one Dice over the whole batch, where large, easy lesions
+    dominate the overlap. The others are study options (``input_pilot.py``): "crop", each lesion crop's
+    own Dice averaged over the crops that hold a lesion, so a 3 mm faint lesion weighs as much as a 3 cm
+    mass, lesion-free crops left to the BCE term; "crop_all", every crop's own Dice, so a lesion-free
+    crop costs up to 1 for whatever it predicts; "mix", the mean of "batch" and "crop"."""
+    if dice not in DICE_MODES:
+        raise ValueError(f"dice must be one of {DICE_MODES}, got {dice!r}")
     bce = (F.binary_cross_entropy_with_logits(logits, y, reduction="none") * w).sum() / w.sum().clamp(min=1)
     p = torch.sigmoid(logits) * w
-    if per_crop:
-        dims = tuple(range(1, y.ndim))
-        yw = (y * w).sum(dims)
-        per = 1 - (2 * (p * y).sum(dims) + 1) / (p.sum(dims) + yw + 1)
-        has = yw > 0
-        dice = per[has].mean() if bool(has.any()) else per.sum() * 0
-        return bce + dice
-    inter = (p * y).sum()
-    dice = 1 - (2 * inter + 1) / (p.sum() + (y * w).sum() + 1)
-    return bce + dice
+    batch = 1 - (2 * (p * y).sum() + 1) / (p.sum() + (y * w).sum() + 1)
+    if dice == "batch":
+        return bce + batch
+    dims = tuple(range(1, y.ndim))
+    yw = (y * w).sum(dims)
+    per = 1 - (2 * (p * y).sum(dims) + 1) / (p.sum(dims) + yw + 1)
+    if dice == "crop_all":
+        return bce + per.mean()
+    has = yw > 0
+    crop = per[has].mean() if bool(has.any()) else per.sum() * 0
+    return bce + (crop if dice == "crop" else 0.5 * (batch + crop))
 
 
 @torch.no_grad()
@@ -93,15 +100,15 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
     seed: int = SEED, dims: int = 2, mr_scale: float | None = None, bright_share: float = 0.0,
-    mr_faint_share: float | None = None, contrast_px: int = 0, per_crop_dice: bool = False,
+    mr_faint_share: float | None = None, contrast_px: int = 0, dice: str = "batch",
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
     (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
     normalised with the brain's median at 1 / k (the engine's ``organ_scale``), not at a random place.
     ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``).
     ``mr_faint_share``: the share of faint MR training lesions (validation crops keep the default mix).
-    ``contrast_px``: a local-contrast stem (``nets.LocalContrast``; 2D only); ``per_crop_dice``: the
-    Dice term per lesion crop (``loss_fn``). Both are study options (``input_pilot.py``)."""
+    ``contrast_px``: a local-contrast stem (``nets.LocalContrast``; 2D only); ``dice``: how the Dice
+    term is pooled (``loss_fn``). Both are study options (``input_pilot.py``)."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
@@ -122,7 +129,7 @@ def train(
     t0 = time.time()
     for step in range(1, steps + 1):
         x, y, w = to_tensors(L.batch(sampler, batch))
-        loss = loss_fn(model(x), y, w, per_crop_dice)
+        loss = loss_fn(model(x), y, w, dice)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -146,7 +153,7 @@ def train(
                           spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
             "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio), "bright_share": bright_share,
-            "mr_faint_share": mr_faint_share, "contrast_px": contrast_px, "per_crop_dice": per_crop_dice,
+            "mr_faint_share": mr_faint_share, "contrast_px": contrast_px, "dice": dice,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -194,8 +201,9 @@ def main() -> None:
                     help="share of faint MR training lesions (default mix: 0.2; faint_pilot.py)")
     ap.add_argument("--contrast-px", type=int, default=0,
                     help="odd window (px): a local-contrast stem in front of the U-Net (input_pilot.py)")
-    ap.add_argument("--per-crop-dice", action="store_true",
-                    help="the Dice term per lesion crop instead of over the batch (input_pilot.py)")
+    ap.add_argument("--dice", default="batch", choices=DICE_MODES,
+                    help="how the Dice term is pooled: over the batch (shipped), per lesion crop, per crop, "
+                         "or the mean of batch and per lesion crop (input_pilot.py; _k3l4pd: crop)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
@@ -208,7 +216,7 @@ def main() -> None:
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
                  args.seed, args.dims, args.mr_scale, args.bright_negatives, args.mr_faint_share,
-                 args.contrast_px, args.per_crop_dice)
+                 args.contrast_px, args.dice)
     print(json.dumps(info))
 
 

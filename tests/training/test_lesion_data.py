@@ -140,7 +140,7 @@ def test_crop_kinds_measures_a_lesions_contrast_against_its_surroundings() -> No
 
 
 def test_per_crop_dice_weighs_a_small_lesion_as_much_as_a_large_one() -> None:
-    """``train.loss_fn(per_crop=True)``: missing a 4-pixel lesion beside a perfectly outlined 400-pixel one
+    """``train.loss_fn(dice="crop")``: missing a 4-pixel lesion beside a perfectly outlined 400-pixel one
     costs half the Dice term (one of two lesion crops), where the batch Dice hardly notices it; a
     lesion-free crop adds nothing to the Dice term; and with one lesion crop the two agree."""
     from pathlib import Path
@@ -159,9 +159,16 @@ def test_per_crop_dice_weighs_a_small_lesion_as_much_as_a_large_one() -> None:
     w = torch.ones_like(y)
     bce = float(F.binary_cross_entropy_with_logits(logits, y))
     batch_dice = float(train.loss_fn(logits, y, w)) - bce
-    crop_dice = float(train.loss_fn(logits, y, w, per_crop=True)) - bce
+    crop_dice = float(train.loss_fn(logits, y, w, dice="crop")) - bce
     assert batch_dice < 0.01
     assert abs(crop_dice - 0.5 * (1 - 1 / 5)) < 1e-3  # the missed crop: 1 - 1 / (0 + 4 + 1); crop 0: ~0
+    mix = float(train.loss_fn(logits, y, w, dice="mix")) - bce
+    assert abs(mix - 0.5 * (batch_dice + crop_dice)) < 1e-5
+    clean = float(train.loss_fn(logits, y, w, dice="crop_all")) - bce
+    assert abs(clean - (0.8 + 0) / 3) < 1e-3  # nothing predicted on the lesion-free crop: no cost
+    logits[2, 0, :5, :5] = 20.0  # 25 false pixels there
+    fa = float(train.loss_fn(logits, y, w, dice="crop_all"))
+    assert abs(fa - float(F.binary_cross_entropy_with_logits(logits, y)) - (0.8 + 1 - 1 / 26) / 3) < 1e-3
     one = slice(0, 1)
-    assert abs(float(train.loss_fn(logits[one], y[one], w[one], per_crop=True))
+    assert abs(float(train.loss_fn(logits[one], y[one], w[one], dice="crop"))
                - float(train.loss_fn(logits[one], y[one], w[one]))) < 1e-6
