@@ -4,7 +4,8 @@ Why: the cross-validated table says only whether a fold found its case's lesion.
 to change next depends on why: the lesion never rose above the threshold (a sensitivity problem), or
 it did and another region was reported (a ranking / false-positive problem). This runs a fold model
 through the MedLens engine as shipped, but keeps every region the organ bound keeps, and lists them by
-the engine's "mean" score (mean probability; the 2.5D end slices not counted), with their size, slices,
+the engine's "mean" score (mean probability; the 2.5D end slices not counted; each region's "peak", the
+shipped rule's score, and the lesion's rank by it beside), with their size, slices,
 intensity (MR: against the brain's median; CT: HU) and overlap with the real lesion.
 
 Reading a real case's output is test-informed by definition: a change motivated by it must still be
@@ -53,17 +54,21 @@ def candidates(case: str, tags: tuple[str, ...], top: int = 8) -> dict:
     for i in range(1, n + 1):
         m = regions == i
         z = np.flatnonzero(m.any(axis=(1, 2)))
-        rows.append({"mean": round(float(scored[m].mean()), 3), "voxels": int(m.sum()),
+        rows.append({"mean": round(float(scored[m].mean()), 3), "peak": round(float(scored[m].max()), 3),
+                     "voxels": int(m.sum()),
                      "slices": [int(z[0]), int(z[-1])], "lesion_voxels": int((m & truth).sum()),
                      "median_intensity": round(float(np.median(image[m])) / scale, 2)})
     rows.sort(key=lambda r: -r["mean"])
     lesion_rank = next((k + 1 for k, r in enumerate(rows) if r["lesion_voxels"]), None)
+    by_peak = sorted(rows, key=lambda r: -r["peak"])
+    peak_rank = next((k + 1 for k, r in enumerate(by_peak) if r["lesion_voxels"]), None)
     return {
         "case": case, "tags": list(tags), "warnings": result.warnings, "regions_inside_organ": len(rows),
         "lesion": {"voxels": int(truth.sum()), "probability_max": round(float(prob[truth].max()), 3),
                    "share_over_0.5": round(float((prob[truth] > 0.5).mean()), 3),
                    "median_intensity": round(float(np.median(image[truth])) / scale, 2),
-                   "rank_of_first_region_touching_it": lesion_rank},
+                   "rank_of_first_region_touching_it": lesion_rank,
+                   "rank_by_peak_of_first_region_touching_it": peak_rank},
         "intensity_unit": "x the brain's median" if mr else "HU", "top": rows[:top],
     }
 
