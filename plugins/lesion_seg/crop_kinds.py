@@ -86,10 +86,10 @@ def tissue_in_lesion_ranges(anatomy: list[lesion_data.Anatomy]) -> dict[str, dic
 
 
 def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
-              anatomy: list[lesion_data.Anatomy] | None = None) -> dict[str, dict]:
+              anatomy: list[lesion_data.Anatomy] | None = None, threshold: float = 0.5) -> dict[str, dict]:
     """Per modality and kind: crops, found and mean Dice of ``fold``'s model (mean of ``tags``) on crops of
     ``anatomy`` (default: the fold's training anatomy, ``studies.fold_anatomy``; a caller scoring several
-    recipes prepares it once)."""
+    recipes prepares it once), at probability ``threshold`` (the engine's 0.5 unless a study moves it)."""
     model = members.mean_unet((fold,), tags)
     model.eval()
     context = members.context_of(fold, tags)
@@ -110,11 +110,11 @@ def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
             prob = torch.sigmoid(model(torch.from_numpy(np.stack([c.image for c in got])))).numpy()[:, 0]
         for c, p in zip(got, prob, strict=True):
             lab = c.label > 0.5
-            hit = p > 0.5
+            hit = p > threshold
             row = out.setdefault(modality, {}).setdefault(
                 str(c.kind), {"crops": 0, "found": 0, "dice": [], "by_contrast": {}})
             row["crops"] += 1
-            found = int(p[lab].max() > 0.5)
+            found = int(p[lab].max() > threshold)
             row["found"] += found
             cbin = row["by_contrast"].setdefault(contrast_bin(local_contrast(c.image[context], lab)),
                                                  {"crops": 0, "found": 0})

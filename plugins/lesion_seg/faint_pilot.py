@@ -46,22 +46,34 @@ FP_MIN_PX = 10
 GAIN_FAINT, MAX_LOSS_ALL, MAX_FP_RISE = 0.10, 0.05, 0.05
 
 
-def false_alarm_share(tags: tuple[str, ...], crops: int, anatomy: list[lesion_data.Anatomy]) -> float:
-    """The share of lesion-free MR crops of the fold's training ``anatomy`` with >= ``FP_MIN_PX`` pixels
-    above 0.5 outside any real lesion."""
+def lesion_free_probs(tags: tuple[str, ...], crops: int, anatomy: list[lesion_data.Anatomy],
+                      seed: int = FP_SEED) -> tuple[np.ndarray, np.ndarray]:
+    """The fold model's (mean of ``tags``) probabilities on ``crops`` lesion-free MR crops of its training
+    ``anatomy`` (the training sampler's lesion-free mix, no augmentation, ``seed``), and where they count
+    (outside any real lesion): (N, H, W) each."""
     model = members.mean_unet((FOLD,), tags)
     model.eval()
     k = members.mr_scale(FOLD, tags)
     ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
     anat = [a for a in anatomy if a.modality == "MR"]
     context = members.context_of(FOLD, tags)
-    sampler = lesion_data.CropSampler(anat, np.random.default_rng(FP_SEED), context=context, p_lesion=0.0,
+    sampler = lesion_data.CropSampler(anat, np.random.default_rng(seed), context=context, p_lesion=0.0,
                                       augment=False, mr_hi_ratio=ratio)
     got = [sampler.sample() for _ in range(crops)]
     with torch.no_grad():
         prob = torch.sigmoid(model(torch.from_numpy(np.stack([c.image for c in got])))).numpy()[:, 0]
-    alarms = [int(((p > 0.5) & (c.weight > 0)).sum() >= FP_MIN_PX) for c, p in zip(got, prob, strict=True)]
-    return round(float(np.mean(alarms)), 4)
+    return prob, np.stack([c.weight > 0 for c in got])
+
+
+def alarm_share(prob: np.ndarray, counted: np.ndarray, threshold: float = 0.5) -> float:
+    """The share of crops with >= ``FP_MIN_PX`` counted pixels above ``threshold``."""
+    return round(float((((prob > threshold) & counted).sum(axis=(1, 2)) >= FP_MIN_PX).mean()), 4)
+
+
+def false_alarm_share(tags: tuple[str, ...], crops: int, anatomy: list[lesion_data.Anatomy]) -> float:
+    """The share of lesion-free MR crops of the fold's training ``anatomy`` with >= ``FP_MIN_PX`` pixels
+    above 0.5 outside any real lesion."""
+    return alarm_share(*lesion_free_probs(tags, crops, anatomy))
 
 
 def summary(kinds: dict) -> dict:

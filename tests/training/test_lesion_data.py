@@ -172,3 +172,28 @@ def test_per_crop_dice_weighs_a_small_lesion_as_much_as_a_large_one() -> None:
     one = slice(0, 1)
     assert abs(float(train.loss_fn(logits[one], y[one], w[one], dice="crop"))
                - float(train.loss_fn(logits[one], y[one], w[one]))) < 1e-6
+
+
+def test_input_pilot_matches_a_candidates_threshold_to_the_current_false_alarms() -> None:
+    """``input_pilot`` round 3: a crop alarms with >= 10 counted pixels above the threshold (pixels on a real
+    lesion do not count); the matched threshold is the lowest grid value whose alarm share is no higher
+    than the target, and there is none when even 0.999 alarms too often."""
+    from pathlib import Path
+
+    from medlens.training import studies
+
+    plugin = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg"
+    faint = studies.script_module(plugin / "faint_pilot.py")
+    pilot = studies.script_module(plugin / "input_pilot.py")
+    prob = np.zeros((4, 8, 8), np.float32)
+    prob[0, :2, :5] = 0.9  # 10 px at 0.9: alarms up to 0.89
+    prob[1, :2, :5] = 0.7  # 10 px at 0.7
+    prob[2, :3, :4] = 0.95  # 12 px at 0.95, but 3 of them on a real lesion
+    counted = np.ones_like(prob, bool)
+    counted[2, 0, :3] = False
+    assert faint.alarm_share(prob, counted) == 0.5
+    assert faint.alarm_share(prob, counted, 0.75) == 0.25
+    assert pilot.matched_threshold(prob, counted, 0.25, faint.alarm_share) == 0.7
+    assert pilot.matched_threshold(prob, counted, 0.0, faint.alarm_share) == 0.9
+    prob[3] = 1.0
+    assert pilot.matched_threshold(prob, counted, 0.0, faint.alarm_share) is None
