@@ -100,7 +100,7 @@ def val_dice(model: torch.nn.Module, val: list[L.Crop]) -> float:
 def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
     seed: int = SEED, dims: int = 2, mr_scale: float | None = None, bright_share: float = 0.0,
-    mr_faint_share: float | None = None, contrast_px: int = 0, dice: str = "batch",
+    mr_faint_share: float | None = None, contrast_px: int = 0, dice: str = "batch", anatomy_aug: bool = False,
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
     (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
@@ -108,14 +108,15 @@ def train(
     ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``).
     ``mr_faint_share``: the share of faint MR training lesions (validation crops keep the default mix).
     ``contrast_px``: a local-contrast stem (``nets.LocalContrast``; 2D only); ``dice``: how the Dice
-    term is pooled (``loss_fn``). Both are study options (``input_pilot.py``)."""
+    term is pooled (``loss_fn``); ``anatomy_aug``: warp and shade the anatomy (``CropSampler``). All three
+    are study options (``input_pilot.py``)."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
     ratio = L.MR_HI_RATIO if mr_scale is None else (mr_scale, mr_scale)
     sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
                             volume_label=volume, mr_hi_ratio=ratio, bright_share=bright_share,
-                            mr_faint_share=mr_faint_share)
+                            mr_faint_share=mr_faint_share, anatomy_aug=anatomy_aug)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
                                 augment=False, volume_label=volume, mr_hi_ratio=ratio)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
@@ -154,6 +155,7 @@ def train(
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
             "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio), "bright_share": bright_share,
             "mr_faint_share": mr_faint_share, "contrast_px": contrast_px, "dice": dice,
+            "anatomy_aug": anatomy_aug,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -204,6 +206,9 @@ def main() -> None:
     ap.add_argument("--dice", default="batch", choices=DICE_MODES,
                     help="how the Dice term is pooled: over the batch (shipped), per lesion crop, per crop, "
                          "or the mean of batch and per lesion crop (input_pilot.py; _k3l4pd: crop)")
+    ap.add_argument("--anatomy-aug", action="store_true",
+                    help="also warp (smooth displacement) and, on MR, shade (bias field) the training crops "
+                         "(input_pilot.py round 4)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
@@ -216,7 +221,7 @@ def main() -> None:
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
                  args.seed, args.dims, args.mr_scale, args.bright_negatives, args.mr_faint_share,
-                 args.contrast_px, args.dice)
+                 args.contrast_px, args.dice, args.anatomy_aug)
     print(json.dumps(info))
 
 

@@ -197,3 +197,29 @@ def test_input_pilot_matches_a_candidates_threshold_to_the_current_false_alarms(
     assert pilot.matched_threshold(prob, counted, 0.0, faint.alarm_share) == 0.9
     prob[3] = 1.0
     assert pilot.matched_threshold(prob, counted, 0.0, faint.alarm_share) is None
+
+
+def test_vary_anatomy_warps_image_and_label_together() -> None:
+    """``vary_anatomy``: a bright disc and its label are displaced alike (they still overlap almost fully,
+    though the disc has moved), weights stay 0/1, CT intensities are only resampled (no shading), and MR
+    is shaded by at most a smooth factor of a few tens of per cent."""
+    yy, xx = np.mgrid[:96, :96]
+    disc = ((yy - 48) ** 2 + (xx - 48) ** 2 <= 15**2).astype(np.float32)
+    img = np.stack([disc * 0.8 + 0.1] * 3).astype(np.float32)
+    wgt = np.ones_like(disc)
+    wgt[:10] = 0
+    moved = 0
+    for seed in range(6):
+        for modality in ("CT", "MR"):
+            out, lab, w = L.vary_anatomy(img, disc, wgt, modality, np.random.default_rng(seed))
+            bright = out[1] > 0.5 * (out[1].max() + out[1].min())
+            dice = 2 * (bright & (lab > 0)).sum() / (bright.sum() + (lab > 0).sum())
+            assert dice > 0.9
+            assert set(np.unique(w)) <= {0.0, 1.0} and set(np.unique(lab)) <= {0.0, 1.0}
+            moved += int((lab != disc).sum() > 0)
+            inside = out[:, 30:66, 30:66]
+            if modality == "CT":
+                assert inside.max() <= 0.9 + 1e-5
+            else:
+                assert inside.max() < 0.9 * 1.5
+    assert moved >= 10
