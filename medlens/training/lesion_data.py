@@ -12,6 +12,7 @@ training volume alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,6 +192,22 @@ def _extract(a: np.ndarray, cy: int, cx: int, size: int, fill: float) -> np.ndar
     return out
 
 
+def _warp_crop(
+    img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, warp: Callable[[np.ndarray, int, float], np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Apply one in-plane ``warp(x, order, cval)`` to every image channel (linear), the label (linear,
+    then > 0.5) and the weight (nearest, outside = 1), slice by slice for a labelled slab: the affine
+    augmentation and ``vary_anatomy`` move a crop and its labels the same way."""
+    img = np.stack([warp(ch, 1, 0.0) for ch in img])
+    if lab.ndim == 3:  # a labelled slab: each slice
+        lab = (np.stack([warp(sl, 1, 0.0) for sl in lab]) > 0.5).astype(np.float32)
+        wgt = (np.stack([warp(sl, 0, 1.0) for sl in wgt]) > 0.5).astype(np.float32)
+    else:
+        lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
+        wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
+    return img, lab, wgt
+
+
 def vary_anatomy(
     img: np.ndarray, lab: np.ndarray, wgt: np.ndarray, modality: str, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -214,13 +231,7 @@ def vary_anatomy(
     def warp(x: np.ndarray, order: int, cval: float) -> np.ndarray:
         return ndimage.map_coordinates(x, coords, order=order, mode="constant", cval=cval)
 
-    img = np.stack([warp(ch, 1, 0.0) for ch in img])
-    if lab.ndim == 3:
-        lab = (np.stack([warp(sl, 1, 0.0) for sl in lab]) > 0.5).astype(np.float32)
-        wgt = (np.stack([warp(sl, 0, 1.0) for sl in wgt]) > 0.5).astype(np.float32)
-    else:
-        lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
-        wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
+    img, lab, wgt = _warp_crop(img, lab, wgt, warp)
     if modality == "MR":
         f = ndimage.gaussian_filter(rng.standard_normal((size, size)), 24.0)
         img = img * np.exp(f / (f.std() + 1e-8) * rng.uniform(0.0, 0.1))
@@ -380,13 +391,7 @@ class CropSampler:
             return ndimage.affine_transform(x, m, offset=offset, output_shape=(size, size), order=order,
                                             mode="constant", cval=cval)
 
-        out = np.stack([warp(ch, 1, 0.0) for ch in img])
-        if lab.ndim == 3:  # a labelled slab: each slice
-            lab = (np.stack([warp(sl, 1, 0.0) for sl in lab]) > 0.5).astype(np.float32)
-            wgt = (np.stack([warp(sl, 0, 1.0) for sl in wgt]) > 0.5).astype(np.float32)
-        else:
-            lab = (warp(lab, 1, 0.0) > 0.5).astype(np.float32)
-            wgt = (warp(wgt, 0, 1.0) > 0.5).astype(np.float32)
+        out, lab, wgt = _warp_crop(img, lab, wgt, warp)
         if self.anatomy_aug:
             out, lab, wgt = vary_anatomy(out, lab, wgt, modality, rng)
         if modality == "MR" and rng.random() < 0.7:
