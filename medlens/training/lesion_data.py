@@ -12,6 +12,7 @@ training volume alone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from medlens.inference import organs
-from medlens.training import lesions, sources
+from medlens.training import lesions, sources, symmetry
 
 INPLANE_MM = 1.0
 MR_SLICE_MM = 6.5  # thin MR templates are thickened to the real cases' slice thickness
@@ -131,6 +132,24 @@ def prepare(name: str) -> Anatomy:
         name, scan.modality, w.image, w.spacing, organ, ignore, lo, max(hi, lo + 1.0),
         lesions.noise_level(w.image, tissue & ~ignore), reference, label, body,
     )
+
+
+def mirror_plane_coords(a: Anatomy) -> np.ndarray:
+    """In-plane (y, x) index of each pixel's mirror about ``a``'s mid-sagittal plane
+    (``symmetry.find_plane`` inside the brain on MR, the body on CT; a source's plane is cached by name):
+    (2, Y, X) float32, the same on every slice (the plane is parallel to z)."""
+    named = a.name in (*ANATOMY_CT, *ANATOMY_MR)  # only the sources' planes are cached
+    path = _cache_dir() / f"{a.name}_mirror_plane.json" if named else None
+    if path is not None and path.exists():
+        plane = json.loads(path.read_text())
+    else:
+        mask = a.organ if a.modality == "MR" or a.body is None else a.body
+        angle, offset, score = symmetry.find_plane(a.image, a.spacing, mask)
+        plane = {"angle": angle, "offset": offset, "correlation": score}
+        if path is not None:
+            path.write_text(json.dumps(plane))
+    coords = symmetry.reflection_coords((1, *a.image.shape[1:]), a.spacing, plane["angle"], plane["offset"])
+    return coords[1:, 0]
 
 
 HARD_NEGATIVE_SHARE = 0.5  # lesion-free crops centred on the organ border
@@ -248,6 +267,9 @@ class CropSampler:
     ``anatomy_aug``: augmented crops are also warped by a smooth random displacement field and, on MR,
     multiplied by a smooth bias field (``vary_anatomy``; a study option, ``input_pilot.py`` round 4).
     False (the default) draws exactly the stream of the recipes trained before it existed.
+    ``mirror``: one more image channel, the centre slice mirrored about the volume's mid-sagittal plane
+    (``mirror_plane_coords``), the synthetic lesion included (a study option, ``input_pilot.py`` round 5).
+    It draws no random numbers, so the other channels are exactly those drawn without it.
 
     ``volume_label``: label and weight every slice of the slab (``2 * context + 1`` slices), for a 3D
     patch model; otherwise only the centre slice is labelled (2D / 2.5D models).
@@ -267,6 +289,7 @@ class CropSampler:
         bright_share: float = 0.0,
         mr_faint_share: float | None = None,
         anatomy_aug: bool = False,
+        mirror: bool = False,
     ) -> None:
         self.anat, self.rng, self.crop, self.context = anatomies, rng, crop, context
         self.mr_hi_ratio = mr_hi_ratio
@@ -284,6 +307,7 @@ class CropSampler:
         self.bright_share = bright_share
         self.mr_faint_share = mr_faint_share
         self.anatomy_aug = anatomy_aug
+        self.mirror = [mirror_plane_coords(a) for a in anatomies] if mirror else None
         self.bright = [organ_bright(a) if bright_share > 0 and p_lesion < 1.0 else np.zeros((0, 0, 0), bool)
                        for a in anatomies]
         self.bright_slices = [np.flatnonzero(b.sum(axis=(1, 2)) > 20) for b in self.bright]
@@ -342,6 +366,9 @@ class CropSampler:
                 noise_sd=a.noise_sd, reference=a.reference, radius_mm=radius,
                 mr_faint_share=self.mr_faint_share,
             )
+        if self.mirror is not None:  # the lesioned centre slice, reflected (lesions near the plane: twice)
+            flipped = ndimage.map_coordinates(slab[c], self.mirror[ai], order=1, mode="nearest")
+            slab = np.concatenate([slab, flipped[None].astype(slab.dtype)])
         labelled = range(len(zs)) if self.volume_label else (c,)
         label = np.zeros((len(labelled), *slab.shape[1:]), np.float32)
         if lesion is not None:

@@ -56,7 +56,8 @@ def load_unet(name: str, tag: str) -> UNet2d:
     rec = info(name, tag)
     if int(rec.get("dims", 2)) != 2:
         raise ValueError(f"seg_{name}{tag} is a 3D patch network (dims_study.py), not a slice-wise member")
-    net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1, base=int(rec["base"]),
+    net = UNet2d(in_ch=2 * int(rec.get("context", 0)) + 1 + int(bool(rec.get("mirror", False))),
+                 base=int(rec["base"]),
                  contrast_px=int(rec.get("contrast_px", 0)))
     net.load_state_dict(torch.load(folds_dir() / f"seg_{name}{tag}.state.pt", weights_only=True))
     return net.eval()
@@ -107,6 +108,16 @@ def context_of(name: str, tags: tuple[str, ...] = SEED_TAGS) -> int:
     return contexts.pop()
 
 
+def uses_mirror(name: str, tags: tuple[str, ...] = SEED_TAGS) -> bool:
+    """Whether members ``name`` x ``tags`` take the mirrored centre slice as one more channel
+    (``train.py --mirror``; all members of a mean must agree). Their crops must then be drawn with
+    ``CropSampler(mirror=True)``; the engine has no such input."""
+    flags = {bool(info(name, t).get("mirror", False)) for t in tags}
+    if len(flags) != 1:
+        raise ValueError(f"members of {name} {tags} differ in the mirror channel")
+    return flags.pop()
+
+
 def mean_tag(tags: tuple[str, ...] = SEED_TAGS) -> str:
     """File-name suffix of a mean of members ``tags`` (``_mean_ctx1_ctx1s2``)."""
     return "_mean" + "".join(tags)
@@ -120,6 +131,8 @@ def fold_onnx(case: str, tags: tuple[str, ...] = SEED_TAGS) -> Path:
     shas = [info(case, t)["sha256"] for t in tags]
     if out.is_file() and stamp.is_file() and json.loads(stamp.read_text()).get("members") == shas:
         return out
+    if uses_mirror(case, tags):
+        raise ValueError(f"members of {case} {tags} take a mirror channel, which the engine cannot give")
     context = context_of(case, tags)
     export_onnx(mean_unet((case,), tags), torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
                 spatial_output=True)

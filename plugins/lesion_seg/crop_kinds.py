@@ -100,7 +100,8 @@ def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
     for modality in ("CT", "MR"):
         anat = [a for a in every if a.modality == modality]
         sampler = lesion_data.CropSampler(anat, np.random.default_rng(SEED), context=context, p_lesion=1.0,
-                                          augment=False, mr_hi_ratio=ratio)
+                                          augment=False, mr_hi_ratio=ratio,
+                                          mirror=members.uses_mirror(fold, tags))
         got: list[lesion_data.Crop] = []
         while len(got) < crops:
             c = sampler.sample()

@@ -58,7 +58,8 @@ def lesion_free_probs(tags: tuple[str, ...], crops: int, anatomy: list[lesion_da
     anat = [a for a in anatomy if a.modality == "MR"]
     context = members.context_of(FOLD, tags)
     sampler = lesion_data.CropSampler(anat, np.random.default_rng(seed), context=context, p_lesion=0.0,
-                                      augment=False, mr_hi_ratio=ratio)
+                                      augment=False, mr_hi_ratio=ratio,
+                                      mirror=members.uses_mirror(FOLD, tags))
     got = [sampler.sample() for _ in range(crops)]
     with torch.no_grad():
         prob = torch.sigmoid(model(torch.from_numpy(np.stack([c.image for c in got])))).numpy()[:, 0]

@@ -101,6 +101,7 @@ def train(
     fold: str, steps: int, batch: int, context: int, base: int, crop: int, out: Path, tag: str = "",
     seed: int = SEED, dims: int = 2, mr_scale: float | None = None, bright_share: float = 0.0,
     mr_faint_share: float | None = None, contrast_px: int = 0, dice: str = "batch", anatomy_aug: bool = False,
+    mirror: bool = False,
 ) -> dict:
     """One member. ``dims`` 3: a 3D patch U-Net on ``2 * context + 1`` slices, every slice labelled
     (``nets.UNet3dAniso``); 2: the slice-wise (2.5D with ``context``) U-Net. ``mr_scale`` k: MR crops
@@ -108,22 +109,24 @@ def train(
     ``bright_share``: lesion-free crops centred on bright tissue inside the organ (``CropSampler``).
     ``mr_faint_share``: the share of faint MR training lesions (validation crops keep the default mix).
     ``contrast_px``: a local-contrast stem (``nets.LocalContrast``; 2D only); ``dice``: how the Dice
-    term is pooled (``loss_fn``); ``anatomy_aug``: warp and shade the anatomy (``CropSampler``). All three
-    are study options (``input_pilot.py``)."""
+    term is pooled (``loss_fn``); ``anatomy_aug``: warp and shade the anatomy (``CropSampler``);
+    ``mirror``: the centre slice mirrored about the mid-sagittal plane as one more channel (2D only). All
+    four are study options (``input_pilot.py``)."""
     torch.manual_seed(seed)
     anat = anatomy_for(fold)
     volume = dims == 3
     ratio = L.MR_HI_RATIO if mr_scale is None else (mr_scale, mr_scale)
     sampler = L.CropSampler(anat, np.random.default_rng(seed), crop=crop, context=context,
                             volume_label=volume, mr_hi_ratio=ratio, bright_share=bright_share,
-                            mr_faint_share=mr_faint_share, anatomy_aug=anatomy_aug)
+                            mr_faint_share=mr_faint_share, anatomy_aug=anatomy_aug, mirror=mirror)
     val_sampler = L.CropSampler(anat, np.random.default_rng(SEED + 999), context=context, p_lesion=1.0,
-                                augment=False, volume_label=volume, mr_hi_ratio=ratio)
+                                augment=False, volume_label=volume, mr_hi_ratio=ratio, mirror=mirror)
     val = [c for c in (val_sampler.sample() for _ in range(120)) if c.present][:80]
-    if volume and contrast_px:
-        raise ValueError("the contrast stem is for the slice-wise network (dims 2)")
+    if volume and (contrast_px or mirror):
+        raise ValueError("the contrast stem and the mirror channel are for the slice-wise network (dims 2)")
+    in_ch = 2 * context + 1 + int(mirror)
     model = (UNet3dAniso(base=base) if volume
-             else UNet2d(in_ch=2 * context + 1, base=base, contrast_px=contrast_px))
+             else UNet2d(in_ch=in_ch, base=base, contrast_px=contrast_px))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps, pct_start=0.1)
     best, best_state, log = -1.0, None, []
@@ -150,12 +153,11 @@ def train(
         sha = export_onnx(model, torch.zeros(1, 1, 2 * context + 1, crop, crop), out, dynamic_hw=False,
                           spatial_output=True)
     else:
-        sha = export_onnx(model, torch.zeros(1, 2 * context + 1, 128, 128), out, dynamic_hw=True,
-                          spatial_output=True)
+        sha = export_onnx(model, torch.zeros(1, in_ch, 128, 128), out, dynamic_hw=True, spatial_output=True)
     info = {"fold": fold, "steps": steps, "batch": batch, "crop": crop, "context": context, "base": base,
             "seed": seed, "dims": dims, "mr_hi_ratio": list(ratio), "bright_share": bright_share,
             "mr_faint_share": mr_faint_share, "contrast_px": contrast_px, "dice": dice,
-            "anatomy_aug": anatomy_aug,
+            "anatomy_aug": anatomy_aug, "mirror": mirror,
             "best_val_dice_synthetic": round(best, 4), "seconds": round(time.time() - t0), "sha256": sha,
             "anatomy": [a.name for a in anat]}
     out.with_suffix(".json").write_text(json.dumps(info, indent=1))
@@ -209,6 +211,9 @@ def main() -> None:
     ap.add_argument("--anatomy-aug", action="store_true",
                     help="also warp (smooth displacement) and, on MR, shade (bias field) the training crops "
                          "(input_pilot.py round 4)")
+    ap.add_argument("--mirror", action="store_true",
+                    help="one more input channel: the centre slice mirrored about the mid-sagittal plane "
+                         "(input_pilot.py round 5; crops only, the engine has no such input)")
     ap.add_argument("--ensemble", action="store_true",
                     help="no training: ship the mean of all members (--tags)")
     ap.add_argument("--tags", nargs="+", default=list(members.SEG_TAGS), help="members' tags for --ensemble")
@@ -221,7 +226,7 @@ def main() -> None:
     out = members.folds_dir() / f"seg_{args.fold}{args.tag}.onnx"
     info = train(args.fold, args.steps, args.batch, args.context, args.base, args.crop, out, args.tag,
                  args.seed, args.dims, args.mr_scale, args.bright_negatives, args.mr_faint_share,
-                 args.contrast_px, args.dice, args.anatomy_aug)
+                 args.contrast_px, args.dice, args.anatomy_aug, args.mirror)
     print(json.dumps(info))
 
 

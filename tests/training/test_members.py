@@ -18,15 +18,18 @@ SEG_PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg"
 
 
 def _member(
-    folder: Path, name: str, tag: str, seed: int, context: int = 1, mr_hi_ratio: list[float] | None = None
+    folder: Path, name: str, tag: str, seed: int, context: int = 1, mr_hi_ratio: list[float] | None = None,
+    mirror: bool = False,
 ) -> None:
     torch.manual_seed(seed)
-    net = UNet2d(in_ch=2 * context + 1, base=4)
+    net = UNet2d(in_ch=2 * context + 1 + int(mirror), base=4)
     torch.save(net.state_dict(), folder / f"seg_{name}{tag}.state.pt")
     sha = sha256_of(folder / f"seg_{name}{tag}.state.pt")
     rec: dict = {"context": context, "base": 4, "sha256": sha}
     if mr_hi_ratio:
         rec["mr_hi_ratio"] = mr_hi_ratio
+    if mirror:
+        rec["mirror"] = True
     (folder / f"seg_{name}{tag}.json").write_text(json.dumps(rec))
 
 
@@ -63,6 +66,19 @@ def test_members_of_one_mean_must_take_the_same_slices(cache: Path) -> None:
     _member(cache, "brain1", "_b", 2, context=0)
     with pytest.raises(ValueError, match="slice context"):
         members.context_of("brain1", ("_a", "_b"))
+
+
+def test_a_mirror_member_takes_one_more_channel_and_stays_out_of_the_engine(cache: Path) -> None:
+    _member(cache, "brain2", "_sym", 1, mirror=True)
+    _member(cache, "brain2", "_a", 2)
+    assert members.uses_mirror("brain2", ("_sym",)) and not members.uses_mirror("brain2", ("_a",))
+    with torch.no_grad():
+        out = members.load_unet("brain2", "_sym")(torch.rand(1, 4, 32, 32))
+    assert out.shape == (1, 1, 32, 32)
+    with pytest.raises(ValueError, match="mirror"):
+        members.uses_mirror("brain2", ("_sym", "_a"))
+    with pytest.raises(ValueError, match="mirror channel"):
+        members.fold_onnx("brain2", ("_sym",))
 
 
 def test_a_fold_runs_with_the_mr_scale_its_members_trained_with(cache: Path) -> None:
