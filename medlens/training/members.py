@@ -118,6 +118,17 @@ def uses_mirror(name: str, tags: tuple[str, ...] = SEED_TAGS) -> bool:
     return flags.pop()
 
 
+def crop_sampler(name: str, tags: tuple[str, ...], anatomy: list[lesion_data.Anatomy], seed: int,
+                 p_lesion: float) -> lesion_data.CropSampler:
+    """Unaugmented crops of ``anatomy`` as members ``name`` x ``tags`` take them: their slice context, MR
+    scale and mirror channel (the crop studies' sampler; ``seed`` and ``p_lesion`` are the study's)."""
+    k = mr_scale(name, tags)
+    ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
+    return lesion_data.CropSampler(anatomy, np.random.default_rng(seed), context=context_of(name, tags),
+                                   p_lesion=p_lesion, augment=False, mr_hi_ratio=ratio,
+                                   mirror=uses_mirror(name, tags))
+
+
 def mean_tag(tags: tuple[str, ...] = SEED_TAGS) -> str:
     """File-name suffix of a mean of members ``tags`` (``_mean_ctx1_ctx1s2``)."""
     return "_mean" + "".join(tags)

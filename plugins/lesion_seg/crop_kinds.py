@@ -93,15 +93,11 @@ def kind_rows(fold: str, tags: tuple[str, ...], crops: int,
     model = members.mean_unet((fold,), tags)
     model.eval()
     context = members.context_of(fold, tags)
-    k = members.mr_scale(fold, tags)
-    ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
     out: dict[str, dict] = {}
     every = studies.fold_anatomy(fold) if anatomy is None else anatomy  # once for both modalities
     for modality in ("CT", "MR"):
         anat = [a for a in every if a.modality == modality]
-        sampler = lesion_data.CropSampler(anat, np.random.default_rng(SEED), context=context, p_lesion=1.0,
-                                          augment=False, mr_hi_ratio=ratio,
-                                          mirror=members.uses_mirror(fold, tags))
+        sampler = members.crop_sampler(fold, tags, anat, SEED, p_lesion=1.0)
         got: list[lesion_data.Crop] = []
         while len(got) < crops:
             c = sampler.sample()

@@ -53,13 +53,8 @@ def lesion_free_probs(tags: tuple[str, ...], crops: int, anatomy: list[lesion_da
     (outside any real lesion): (N, H, W) each."""
     model = members.mean_unet((FOLD,), tags)
     model.eval()
-    k = members.mr_scale(FOLD, tags)
-    ratio = lesion_data.MR_HI_RATIO if k is None else (k, k)
     anat = [a for a in anatomy if a.modality == "MR"]
-    context = members.context_of(FOLD, tags)
-    sampler = lesion_data.CropSampler(anat, np.random.default_rng(seed), context=context, p_lesion=0.0,
-                                      augment=False, mr_hi_ratio=ratio,
-                                      mirror=members.uses_mirror(FOLD, tags))
+    sampler = members.crop_sampler(FOLD, tags, anat, seed, p_lesion=0.0)
     got = [sampler.sample() for _ in range(crops)]
     with torch.no_grad():
         prob = torch.sigmoid(model(torch.from_numpy(np.stack([c.image for c in got])))).numpy()[:, 0]
@@ -77,11 +72,15 @@ def false_alarm_share(tags: tuple[str, ...], crops: int, anatomy: list[lesion_da
     return alarm_share(*lesion_free_probs(tags, crops, anatomy))
 
 
+def found_share(rows: dict[str, dict]) -> float:
+    """Lesions found of crops over every kind of one modality's ``crop_kinds.kind_rows``."""
+    return round(sum(r["found"] for r in rows.values()) / sum(r["crops"] for r in rows.values()), 4)
+
+
 def summary(kinds: dict) -> dict:
     mr = kinds["MR"]
-    crops = sum(r["crops"] for r in mr.values())
     return {"faint_found": round(mr["faint"]["found"] / mr["faint"]["crops"], 4),
-            "all_found": round(sum(r["found"] for r in mr.values()) / crops, 4)}
+            "all_found": found_share(mr)}
 
 
 def main() -> None:

@@ -129,11 +129,6 @@ GAIN_FAINT, MAX_LOSS_ALL, MAX_LOSS_CT, MAX_FP_RISE = 0.10, 0.05, 0.05, 0.05
 BRAIN2_BIN = "0.1-0.25"
 
 
-def found_share(rows: dict[str, dict]) -> float:
-    """Lesions found of crops over every kind of one modality's ``kind_rows``."""
-    return round(sum(r["found"] for r in rows.values()) / sum(r["crops"] for r in rows.values()), 4)
-
-
 def bin_found(rows: dict[str, dict], kinds: tuple[str, ...], cbin: str) -> list[int]:
     """[found, crops] of ``kinds`` in contrast bin ``cbin``."""
     got = [rows[k]["by_contrast"].get(cbin, {"found": 0, "crops": 0}) for k in kinds if k in rows]
@@ -183,7 +178,7 @@ def main() -> None:
         kinds = crop_kinds.kind_rows(fold, tags, CROPS, anatomy, threshold)
         mr = kinds["MR"]
         row = {"threshold": threshold, "MR": mr, "CT": kinds["CT"], **faint.summary(kinds),
-               "ct_found": found_share(kinds["CT"]),
+               "ct_found": faint.found_share(kinds["CT"]),
                "false_alarm_share": faint.alarm_share(*faint.lesion_free_probs(tags, CROPS, anatomy),
                                                       threshold),
                "hypointense_found": round(mr["hypointense"]["found"] / mr["hypointense"]["crops"], 4),

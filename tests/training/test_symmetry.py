@@ -72,3 +72,29 @@ def test_mirror_crops_add_the_reflected_centre_slice_and_draw_nothing_else() -> 
     for _ in range(5):
         c = clean.sample()
         np.testing.assert_allclose(c.image[3], c.image[1], atol=0.02)
+
+
+def test_mirror_signal_reads_a_one_sided_lesion_against_its_ring_and_its_mirror() -> None:
+    """``mirror_signal.differences``: a disc 0.2 brighter than its surroundings reads +0.2 against its ring,
+    and +0.2 against a mirror channel without it (0 against one with it); ``separation``'s AUC is 1 when
+    the lesion differences all exceed the lesion-free ones and 0.5 when they are alike."""
+    from pathlib import Path
+
+    from medlens.training import studies
+
+    signal = studies.script_module(Path(__file__).resolve().parents[2] / "plugins" / "lesion_seg"
+                                   / "mirror_signal.py")
+    yy, xx = np.mgrid[:40, :40]
+    disc = ((yy - 20) ** 2 + (xx - 20) ** 2 <= 5**2).astype(np.float32)
+    image = np.full((4, 40, 40), 0.3, np.float32)
+    image[1] += 0.2 * disc
+    ring, mirror = signal.differences(image, disc, 1)
+    assert abs(ring - 0.2) < 1e-5 and abs(mirror - 0.2) < 1e-5
+    image[3] += 0.2 * disc  # the lesion sits on the plane: its mirror shows it too
+    assert abs(signal.differences(image, disc, 1)[1]) < 1e-5
+    rng = np.random.default_rng(0)
+    free = rng.normal(0, 0.03, (50, 2))
+    auc = signal.separation(free + 1.0, free)
+    assert auc == {"ring": 1.0, "mirror": 1.0, "both": 1.0}
+    alike = signal.separation(rng.normal(0, 0.03, (400, 2)), rng.normal(0, 0.03, (400, 2)))
+    assert all(abs(v - 0.5) < 0.1 for v in alike.values())
