@@ -134,20 +134,25 @@ def prepare(name: str) -> Anatomy:
     )
 
 
-def mirror_plane_coords(a: Anatomy) -> np.ndarray:
-    """In-plane (y, x) index of each pixel's mirror about ``a``'s mid-sagittal plane
-    (``symmetry.find_plane`` inside the brain on MR, the body on CT; a source's plane is cached by name):
-    (2, Y, X) float32, the same on every slice (the plane is parallel to z)."""
+def mirror_plane(a: Anatomy) -> dict[str, float]:
+    """``a``'s mid-sagittal plane (``symmetry.find_plane`` inside the brain on MR, the body on CT):
+    angle (rad), offset (mm) and the search's correlation; a source's plane is cached by name."""
     named = a.name in (*ANATOMY_CT, *ANATOMY_MR)  # only the sources' planes are cached
     path = _cache_dir() / f"{a.name}_mirror_plane.json" if named else None
     if path is not None and path.exists():
-        plane = json.loads(path.read_text())
-    else:
-        mask = a.organ if a.modality == "MR" or a.body is None else a.body
-        angle, offset, score = symmetry.find_plane(a.image, a.spacing, mask)
-        plane = {"angle": angle, "offset": offset, "correlation": score}
-        if path is not None:
-            path.write_text(json.dumps(plane))
+        return json.loads(path.read_text())
+    mask = a.organ if a.modality == "MR" or a.body is None else a.body
+    angle, offset, score = symmetry.find_plane(a.image, a.spacing, mask)
+    plane = {"angle": angle, "offset": offset, "correlation": score}
+    if path is not None:
+        path.write_text(json.dumps(plane))
+    return plane
+
+
+def mirror_plane_coords(a: Anatomy) -> np.ndarray:
+    """In-plane (y, x) index of each pixel's mirror about ``a``'s ``mirror_plane``: (2, Y, X) float32,
+    the same on every slice (the plane is parallel to z)."""
+    plane = mirror_plane(a)
     coords = symmetry.reflection_coords((1, *a.image.shape[1:]), a.spacing, plane["angle"], plane["offset"])
     return coords[1:, 0]
 

@@ -11,6 +11,10 @@ them, how well do these separate lesion from normal tissue (AUC, lesion positive
 - ``mirror``: the mean inside the outline minus the mirror channel's mean inside it;
 - ``both``: the two added, each divided by its SD on the lesion-free crops (no fitted weights).
 
+Also how well each of the fold's volumes matches its mirror (``plane_fit``): the correlation inside the
+brain (the body on CT) with the flip about the image centre and with the reflection about the plane
+found (``lesion_data.mirror_plane``).
+
     .venv/bin/python plugins/lesion_seg/mirror_signal.py      # ~1 min; mirror_signal.json
 """
 
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from medlens.training import lesion_data, studies
+from medlens.training import lesion_data, studies, symmetry
 from medlens.training.metrics import roc_auc
 
 HERE = Path(__file__).resolve().parent
@@ -46,8 +50,21 @@ def separation(lesion: np.ndarray, free: np.ndarray) -> dict[str, float]:
             "both": round(roc_auc(both.sum(axis=1), labels), 3)}
 
 
+def plane_fit(a: lesion_data.Anatomy) -> dict[str, float]:
+    """Correlation of ``a`` with its mirror inside the brain (body on CT): about the image centre, and
+    about the plane found (``lesion_data.mirror_plane``)."""
+    mask = a.organ if a.modality == "MR" or a.body is None else a.body
+    half_width = (a.image.shape[2] - 1) * a.spacing[0] / 2
+    plane = lesion_data.mirror_plane(a)
+    centre = symmetry.reflection_coords(a.image.shape, a.spacing, 0.0, half_width)
+    found = symmetry.reflection_coords(a.image.shape, a.spacing, plane["angle"], plane["offset"])
+    return {"image_centre": round(symmetry.symmetry_score(a.image, centre, mask), 3),
+            "plane": round(symmetry.symmetry_score(a.image, found, mask), 3)}
+
+
 def main() -> None:
-    anat = [a for a in studies.fold_anatomy(FOLD) if a.modality == "MR"]
+    every = studies.fold_anatomy(FOLD)
+    anat = [a for a in every if a.modality == "MR"]
     ratio = (MR_SCALE, MR_SCALE)
     with_lesion = lesion_data.CropSampler(anat, np.random.default_rng(LESION_SEED), context=1, p_lesion=1.0,
                                           augment=False, mr_hi_ratio=ratio, mirror=True)
@@ -65,7 +82,8 @@ def main() -> None:
     blank = np.array([differences(f.image, c.label, 1) for c, f in zip(faint, free, strict=False)])
     out = {"fold": FOLD, "faint_crops": len(faint), "auc": separation(lesion, blank),
            "median_difference_lesion": [round(float(v), 4) for v in np.median(lesion, axis=0)],
-           "sd_difference_lesion_free": [round(float(v), 4) for v in blank.std(axis=0)]}
+           "sd_difference_lesion_free": [round(float(v), 4) for v in blank.std(axis=0)],
+           "plane_fit": {a.name: plane_fit(a) for a in every}}
     (HERE / "mirror_signal.json").write_text(json.dumps(out, indent=1))
     print(json.dumps(out))
 
