@@ -1,0 +1,73 @@
+"""Is the CT deficit against NLM the model's, or the move from one chest CT to another? (a report only)
+
+Why: on the test volume lung2 the model trails oracle NLM by 1.0-1.2 dB at 10-20 HU. CT training has one
+chest CT (lung1), so lung2's scanner, kernel and native noise are new to the model. The same comparison
+on lung1's held-out validation slices (``train.py --holdout``: never trained on, same scanner and
+patient) separates the two: the model's margin over oracle NLM there, against its margin on lung2.
+Both methods are scored on the validation slices with ``train.validate``'s noise and seeds; NLM gets the
+true sigma and the per-level h-factor ``evaluate.py`` tuned (``metrics.json``), as on the test volumes.
+The MR rows (brain1 validation, brain2 test) are the same comparison for the modality that meets the goal.
+
+    .venv/bin/python plugins/denoise/shift_report.py    # ~2 min; writes shift_report.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import train
+from evaluate import nlm
+
+from medlens.training import noise, sources
+from medlens.training.metrics import psnr
+
+HERE = Path(__file__).resolve().parent
+TEST_CASE = {"CT": "lung2", "MR": "brain2"}
+
+
+def validation_nlm(scan: sources.Scan, tuned: dict) -> dict[str, float]:
+    """Oracle NLM's mean PSNR per level on ``scan``'s validation slices (``train.validate``'s noise)."""
+    ref = noise.mr_reference(scan.image) if scan.modality == "MR" else 0.0
+    lo, hi = noise.data_range(scan.modality, scan.image)
+    zs = [z for z in range(scan.image.shape[0]) if train.is_validation(scan.name, z)]
+    out = {}
+    for level in train.VAL_LEVELS[scan.modality]:
+        h = tuned[scan.modality][str(level)]["nlm_h"]
+        vals = []
+        for z in zs:
+            clean = scan.image[z]
+            noisy, sigma = noise.add_noise(clean, scan.modality, level, ref, 7000 + z)
+            vals.append(psnr(np.clip(nlm(noisy, sigma, h), lo, hi), np.clip(clean, lo, hi), hi - lo))
+        out[f"{scan.name}@{level:g}"] = round(float(np.mean(vals)), 3)
+    return out
+
+
+def main() -> None:
+    torch.set_num_threads(1)
+    metrics = json.loads((HERE / "metrics.json").read_text())
+    model = train.build("unet")
+    model.load_state_dict(torch.load(HERE / "model.pt", weights_only=True))
+    scans = [s for s in train.load_training_volumes() if s.name in train.VAL_CASES]
+    model_val = train.validate(model, scans)
+    nlm_val: dict[str, float] = {}
+    for s in scans:
+        nlm_val.update(validation_nlm(s, metrics["tuned_classical"]))
+    rows = {}
+    for key, m in model_val.items():
+        name, level = key.split("@")
+        modality = "CT" if name in train.TRAIN_CT else "MR"
+        test = metrics[TEST_CASE[modality]][str(float(level))]
+        margin_val = round(m - nlm_val[key], 3)
+        margin_test = round(test["model"]["psnr"] - test["nlm"]["psnr"], 3)
+        rows[key] = {"model_validation": m, "oracle_nlm_validation": nlm_val[key],
+                     "margin_validation_db": margin_val, "margin_test_db": margin_test,
+                     "shift_db": round(margin_test - margin_val, 3)}
+        print(key, rows[key], flush=True)
+    (HERE / "shift_report.json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
