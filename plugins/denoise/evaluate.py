@@ -81,17 +81,20 @@ def tune_classical(scan: sources.Scan, slices: list[int], levels: tuple[float, .
     return out
 
 
-def run_model(stack: np.ndarray, spacing: tuple[float, float, float], modality: str) -> np.ndarray:
+def run_model(stack: np.ndarray, spacing: tuple[float, float, float], modality: str,
+              weights: Path | None = None) -> np.ndarray:
+    """The plugin through the engine on ``stack``; ``weights``: another model.onnx in its place."""
     from medlens.inference import run_plugin
 
-    reg, pid = registry_for(HERE)
+    reg, pid = registry_for(HERE, weights, "candidate")
     vol = Volume(np.ascontiguousarray(stack, np.float32), Geometry(spacing), VolumeMeta(modality=modality))
     result = run_plugin(pid, vol, registry=reg)
     assert result.volume is not None
     return np.asarray(result.volume.array)
 
 
-def evaluate(case: str, slices: list[int], levels: tuple[float, ...], tuned: dict | None) -> dict:
+def evaluate(case: str, slices: list[int], levels: tuple[float, ...], tuned: dict | None,
+             weights: Path | None = None) -> dict:
     scan = sources.load_case(case)
     lohi = noise.data_range(scan.modality, scan.image)
     res: dict = {}
@@ -99,7 +102,7 @@ def evaluate(case: str, slices: list[int], levels: tuple[float, ...], tuned: dic
         clean = scan.image[slices]
         noisy_sig = noisy_slices(scan, slices, level, TEST_SEED0)
         noisy = np.stack([n for n, _ in noisy_sig])
-        den = run_model(noisy, scan.spacing, scan.modality)
+        den = run_model(noisy, scan.spacing, scan.modality, weights)
         rows: dict[str, list[tuple[float, float]]] = {"noisy": [], "gaussian": [], "nlm": [], "model": []}
         for i, (n, sg) in enumerate(noisy_sig):
             rows["noisy"].append(score(n, clean[i], lohi))
@@ -154,13 +157,47 @@ def write_card_tables(m: dict) -> None:
     write_metrics_block(card, rows)
 
 
+def adopted(change: dict[str, float]) -> bool:
+    """The phases' rule on validation PSNR changes: higher on the mean of the pairs and in >= 5 of 7."""
+    return bool(np.mean(list(change.values())) > 0 and sum(v > 0 for v in change.values()) >= 5)
+
+
+def candidate_record(weights: Path) -> dict:
+    """A study run's record (``--candidate``): its training log (beside ``weights``), its validation
+    PSNR against version 0.4's and the rule's verdict, and, reported, not used, the model rows of the
+    test table for its weights beside version 0.4's and oracle NLM's (``metrics.json``)."""
+    run = json.loads((weights.parent / "train_log.json").read_text())
+    shipped = json.loads((HERE / "train_log.json").read_text())["validation_psnr"]
+    change = {k: round(run["validation_psnr"][k] - v, 3) for k, v in shipped.items()}
+    metrics = json.loads((HERE / "metrics.json").read_text())
+    test = {}
+    for case, (slices, levels) in TEST.items():
+        for level, rows in evaluate(case, slices, levels, None, weights).items():
+            ref, got = metrics[case][level], rows["model"]
+            test[f"{case}@{level}"] = {
+                "model": got, "psnr_change_vs_0.4": round(got["psnr"] - ref["model"]["psnr"], 3),
+                "ssim_change_vs_0.4": round(got["ssim"] - ref["model"]["ssim"], 4),
+                "model_minus_oracle_nlm_db": round(got["psnr"] - ref["nlm"]["psnr"], 3)}
+    return {**{k: v for k, v in run.items() if k != "phases_before"},
+            "init_phases": "version 0.4 (train_log.json)", "validation_psnr_version_0.4": shipped,
+            "change_vs_0.4": change, "adopted": adopted(change), "test_reported_not_used": test}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--candidate", type=Path, default=None, metavar="MODEL_ONNX",
+                    help="only score a study run's weights (train_log.json beside them); writes --record")
+    ap.add_argument("--record", type=Path, default=None, help="with --candidate: where its record goes")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.candidate is not None:
+        record = candidate_record(args.candidate)
+        (args.record or args.candidate.with_name("record.json")).write_text(json.dumps(record, indent=1))
+        print(json.dumps({k: record[k] for k in ("change_vs_0.4", "adopted")}))
+        return
     tuned = {m: tune_classical(sources.load_case(case), slices, CT_LEVELS if m == "CT" else MR_LEVELS)
              for m, (case, slices) in TUNE.items()}
     tuned_ct = tuned["CT"]
