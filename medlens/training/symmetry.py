@@ -8,9 +8,9 @@ plane is a patient-specific "what normal tissue looks like here" (``input_pilot.
 The plane is the one parallel to z (a turned and an off-centre head, not a rolled one: a roll is poorly
 measured on 5-6.5 mm slices) that makes the smoothed volume most like its reflection inside ``mask``,
 found by a coarse then fine search over its angle and offset. A direct search rather than SimpleITK's
-rigid registration of the flipped volume: that one ended below the unregistered flip on both contrast
-T1 cases (correlation 0.30 against 0.50 on brain1), pulled by scalp fat and vessels. Nothing but the
-volume itself is used, so a fold's test case informs nothing of its training anatomy.
+rigid registration of the flipped volume: in a first try that one ended below the unregistered flip on
+brain1 (correlation 0.30 against 0.50 inside the brain). Nothing but the volume itself is used, so a
+fold's test case informs nothing of its training anatomy.
 """
 
 from __future__ import annotations
@@ -68,21 +68,8 @@ def find_plane(image: np.ndarray, spacing: tuple[float, float, float], mask: np.
     return float(a), float(off), float(s)
 
 
-def mirror_coords(image: np.ndarray, spacing: tuple[float, float, float], mask: np.ndarray) -> np.ndarray:
-    """For each voxel (z, y, x) of ``image`` (x = left-right) the continuous index of its mirror point
-    about the mid-sagittal plane (``find_plane``): (3, Z, Y, X) float32, z / y / x index rows."""
-    angle, offset, _ = find_plane(image, spacing, mask)
-    return reflection_coords(image.shape, spacing, angle, offset)
-
-
-def mirror_slice(volume: np.ndarray, coords: np.ndarray, z: int, fill: float = 0.0) -> np.ndarray:
-    """Slice ``z`` of ``volume`` mirrored (linear interpolation at ``coords[:, z]``, ``fill`` outside)."""
-    return ndimage.map_coordinates(volume, coords[:, z], order=1, mode="constant", cval=fill).astype(
-        np.float32)
-
-
 def mirror_volume(volume: np.ndarray, coords: np.ndarray, fill: float = 0.0) -> np.ndarray:
-    """Every slice of ``volume`` mirrored (``mirror_slice``)."""
+    """``volume`` mirrored: linear interpolation at ``coords`` (``reflection_coords``), ``fill`` outside."""
     return ndimage.map_coordinates(volume, coords, order=1, mode="constant", cval=fill).astype(np.float32)
 
 
