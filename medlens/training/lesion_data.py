@@ -134,15 +134,20 @@ def prepare(name: str) -> Anatomy:
     )
 
 
+def mirror_mask(a: Anatomy) -> np.ndarray:
+    """Where ``a`` is compared with its mirror: the brain on MR (scalp and orbits are less symmetric),
+    the body on CT."""
+    return a.organ if a.modality == "MR" or a.body is None else a.body
+
+
 def mirror_plane(a: Anatomy) -> dict[str, float]:
-    """``a``'s mid-sagittal plane (``symmetry.find_plane`` inside the brain on MR, the body on CT):
-    angle (rad), offset (mm) and the search's correlation; a source's plane is cached by name."""
+    """``a``'s mid-sagittal plane (``symmetry.find_plane`` inside ``mirror_mask``): angle (rad), offset
+    (mm) and the search's correlation; a source's plane is cached by name."""
     named = a.name in (*ANATOMY_CT, *ANATOMY_MR)  # only the sources' planes are cached
     path = _cache_dir() / f"{a.name}_mirror_plane.json" if named else None
     if path is not None and path.exists():
         return json.loads(path.read_text())
-    mask = a.organ if a.modality == "MR" or a.body is None else a.body
-    angle, offset, score = symmetry.find_plane(a.image, a.spacing, mask)
+    angle, offset, score = symmetry.find_plane(a.image, a.spacing, mirror_mask(a))
     plane = {"angle": angle, "offset": offset, "correlation": score}
     if path is not None:
         path.write_text(json.dumps(plane))

@@ -23,28 +23,17 @@ import torch
 import train
 from evaluate import nlm
 
-from medlens.training import noise, sources
-from medlens.training.metrics import psnr
+from medlens.training import sources
 
 HERE = Path(__file__).resolve().parent
 TEST_CASE = {"CT": "lung2", "MR": "brain2"}
 
 
-def validation_nlm(scan: sources.Scan, tuned: dict) -> dict[str, float]:
-    """Oracle NLM's mean PSNR per level on ``scan``'s validation slices (``train.validate``'s noise)."""
-    ref = noise.mr_reference(scan.image) if scan.modality == "MR" else 0.0
-    lo, hi = noise.data_range(scan.modality, scan.image)
-    zs = [z for z in range(scan.image.shape[0]) if train.is_validation(scan.name, z)]
-    out = {}
-    for level in train.VAL_LEVELS[scan.modality]:
-        h = tuned[scan.modality][str(level)]["nlm_h"]
-        vals = []
-        for z in zs:
-            clean = scan.image[z]
-            noisy, sigma = noise.add_noise(clean, scan.modality, level, ref, 7000 + z)
-            vals.append(psnr(np.clip(nlm(noisy, sigma, h), lo, hi), np.clip(clean, lo, hi), hi - lo))
-        out[f"{scan.name}@{level:g}"] = round(float(np.mean(vals)), 3)
-    return out
+def validation_nlm(scans: list[sources.Scan], tuned: dict) -> dict[str, float]:
+    """Oracle NLM's mean PSNR per volume and level on the validation slices (``train.validation_psnr``,
+    the model's noisy slices): the true sigma and ``evaluate.py``'s per-level h-factor (``tuned``)."""
+    return train.validation_psnr(
+        scans, lambda noisy, sigma, s, level: nlm(noisy, sigma, tuned[s.modality][str(level)]["nlm_h"]))
 
 
 def native_noise(scan: sources.Scan) -> dict[str, float]:
@@ -74,9 +63,7 @@ def main() -> None:
     model.load_state_dict(torch.load(HERE / "model.pt", weights_only=True))
     scans = [s for s in train.load_training_volumes() if s.name in train.VAL_CASES]
     model_val = train.validate(model, scans)
-    nlm_val: dict[str, float] = {}
-    for s in scans:
-        nlm_val.update(validation_nlm(s, metrics["tuned_classical"]))
+    nlm_val = validation_nlm(scans, metrics["tuned_classical"])
     rows = {}
     for key, m in model_val.items():
         name, level = key.split("@")

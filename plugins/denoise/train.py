@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -170,29 +171,19 @@ def build(arch: str) -> torch.nn.Module:
     return DnCNN(depth=8, width=32) if arch == "dncnn" else FFDNetBlind(depth=12, width=48)
 
 
-def validate(model: torch.nn.Module, scans: list[sources.Scan],
-             tta_axes: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Mean PSNR (dB) per modality and level on the ``--holdout`` slices, fixed noise seeds.
+Denoise = Callable[[np.ndarray, float, sources.Scan, float], np.ndarray]
 
-    Why here and not evaluate.py: choosing between versions must not look at the test volumes.
-    ``tta_axes`` ("y", "x"): average over those flips as the engine's flip TTA would
-    (``options.tta_flips``), to decide whether it is worth its extra passes.
-    """
-    from medlens.inference.tta import flip_tta, flip_variants
+
+def validation_psnr(scans: list[sources.Scan], denoise: Denoise) -> dict[str, float]:
+    """Mean PSNR (dB) per volume and level on the ``--holdout`` slices of ``denoise(noisy, sigma, scan,
+    level)`` (HU / scanner units in and out), with fixed noise seeds: one set of noisy slices for the
+    model (``validate``) and for any method it is compared with there (``shift_report.py``)."""
     from medlens.training.metrics import psnr
 
-    variants = [()] if tta_axes is None else flip_variants(3, tta_axes)
-
-    def run(x: np.ndarray, _: int) -> np.ndarray:  # (C, z = 1, y, x) in and out, as flip_tta passes it
-        with torch.no_grad():
-            return model(torch.from_numpy(np.ascontiguousarray(x[:, 0]))[None])[0, :, None].numpy()
-
-    model.eval()
     out: dict[str, float] = {}
     for s in scans:
         if s.name not in VAL_CASES:
             continue
-        mean, sd = zscore_stats(s.image)
         ref = noise.mr_reference(s.image) if s.modality == "MR" else 0.0
         lo, hi = noise.data_range(s.modality, s.image)
         zs = [z for z in range(s.image.shape[0]) if is_validation(s.name, z)]
@@ -200,12 +191,37 @@ def validate(model: torch.nn.Module, scans: list[sources.Scan],
             vals = []
             for z in zs:
                 clean = s.image[z]
-                noisy, _ = noise.add_noise(clean, s.modality, level, ref, 7000 + z)
-                x = ((noisy - mean) / sd).astype(np.float32)[None, None]
-                den = flip_tta(x, run, variants)[0][0, 0] * sd + mean
+                noisy, sigma = noise.add_noise(clean, s.modality, level, ref, 7000 + z)
+                den = denoise(noisy, sigma, s, level)
                 vals.append(psnr(np.clip(den, lo, hi), np.clip(clean, lo, hi), hi - lo))
             out[f"{s.name}@{level:g}"] = round(float(np.mean(vals)), 3)
     return out
+
+
+def validate(model: torch.nn.Module, scans: list[sources.Scan],
+             tta_axes: tuple[str, ...] | None = None) -> dict[str, float]:
+    """``validation_psnr`` of ``model``, normalised as the plugin normalises a volume.
+
+    Why here and not evaluate.py: choosing between versions must not look at the test volumes.
+    ``tta_axes`` ("y", "x"): average over those flips as the engine's flip TTA would
+    (``options.tta_flips``), to decide whether it is worth its extra passes.
+    """
+    from medlens.inference.tta import flip_tta, flip_variants
+
+    variants = [()] if tta_axes is None else flip_variants(3, tta_axes)
+    stats = {s.name: zscore_stats(s.image) for s in scans if s.name in VAL_CASES}
+
+    def run(x: np.ndarray, _: int) -> np.ndarray:  # (C, z = 1, y, x) in and out, as flip_tta passes it
+        with torch.no_grad():
+            return model(torch.from_numpy(np.ascontiguousarray(x[:, 0]))[None])[0, :, None].numpy()
+
+    def denoise(noisy: np.ndarray, _sigma: float, s: sources.Scan, _level: float) -> np.ndarray:
+        mean, sd = stats[s.name]
+        x = ((noisy - mean) / sd).astype(np.float32)[None, None]
+        return flip_tta(x, run, variants)[0][0, 0] * sd + mean
+
+    model.eval()
+    return validation_psnr(scans, denoise)
 
 
 def main() -> None:

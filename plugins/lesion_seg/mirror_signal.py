@@ -51,9 +51,9 @@ def separation(lesion: np.ndarray, free: np.ndarray) -> dict[str, float]:
 
 
 def plane_fit(a: lesion_data.Anatomy) -> dict[str, float]:
-    """Correlation of ``a`` with its mirror inside the brain (body on CT): about the image centre, and
-    about the plane found (``lesion_data.mirror_plane``)."""
-    mask = a.organ if a.modality == "MR" or a.body is None else a.body
+    """Correlation of ``a`` with its mirror inside ``lesion_data.mirror_mask``: about the image centre,
+    and about the plane found (``lesion_data.mirror_plane``)."""
+    mask = lesion_data.mirror_mask(a)
     half_width = (a.image.shape[2] - 1) * a.spacing[0] / 2
     plane = lesion_data.mirror_plane(a)
     centre = symmetry.reflection_coords(a.image.shape, a.spacing, 0.0, half_width)
